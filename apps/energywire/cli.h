@@ -1,0 +1,40 @@
+/* Shared pieces of the energywire command-line tool. */
+#ifndef EW_CLI_H
+#define EW_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes (STYLE.md "Apps"). */
+#define EXIT_OK 0
+#define EXIT_FAIL 1  /* device, network or data error */
+#define EXIT_USAGE 2 /* bad command line */
+
+/* Prints "energywire: <msg>" to stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Reads a secret, in order of precedence: the value of --NAME given on the
+ * command line (|argv_value|, warns that argv is visible to other users),
+ * the first line of the file named by --NAME-file (|file|), then the
+ * environment variable |env|.  Returns a heap string (caller frees, after
+ * wiping) or NULL when none is set; on a read error prints it and returns
+ * NULL with *failed = 1.
+ */
+char *cli_secret(const char *what, const char *argv_value, const char *file, const char *env,
+                 int *failed);
+
+/* Wipes and frees a secret. */
+void cli_secret_free(char *s);
+
+/* Reads all of |path| ("-" = stdin) into a heap buffer (NUL added). */
+char *cli_read_file(const char *path, size_t *len);
+
+/* Decodes hex text into a heap buffer; prints an error and returns NULL on
+ * bad hex. */
+uint8_t *cli_unhex(const char *text, size_t len, size_t *out_len);
+
+int cmd_rscp(int argc, char **argv);
+
+#endif

@@ -1,0 +1,44 @@
+/* energywire: one command-line tool for RSCP, RCT Power and EnergyNet EP. */
+#include "cli.h"
+
+#include <energywire/ew.h>
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fputs("usage: energywire <command> [arguments]\n"
+          "\n"
+          "commands:\n"
+          "  rscp decode   decode (and decrypt) captured RSCP frames given as hex\n"
+          "  rscp tags     search the RSCP tag table\n"
+          "  version       print the version\n"
+          "  help          show this text\n"
+          "\n"
+          "Run 'energywire rscp --help' for the options of the RSCP verbs.\n"
+          "Documentation: docs/cli-rscp.md\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "rscp") == 0)
+        return cmd_rscp(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("energywire %s\n", EW_VERSION_STRING);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    cli_err("unknown command '%s'", cmd);
+    usage(stderr);
+    return EXIT_USAGE;
+}

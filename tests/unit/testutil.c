@@ -1,0 +1,120 @@
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *tu_load_json(const char *relpath)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", EW_VECTOR_DIR, relpath);
+    json_error_t err;
+    json_t *j = json_load_file(path, 0, &err);
+    if (!j)
+        fail_msg("cannot load %s: %s (line %d)", path, err.text, err.line);
+    return j;
+}
+
+const char *tu_str(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v))
+        fail_msg("vector member '%s' missing or not a string", key);
+    return json_string_value(v);
+}
+
+long long tu_int(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_integer(v))
+        fail_msg("vector member '%s' missing or not an integer", key);
+    return json_integer_value(v);
+}
+
+uint8_t *tu_unhex(const char *hex, size_t *len)
+{
+    size_t n = strlen(hex);
+    uint8_t *out = malloc(n / 2 + 1);
+    assert_non_null(out);
+    int rc = ew_hex_decode(hex, n, out, n / 2 + 1);
+    if (rc < 0)
+        fail_msg("bad hex in vector: %.40s", hex);
+    *len = (size_t)rc;
+    return out;
+}
+
+char *tu_hex(const uint8_t *p, size_t len)
+{
+    char *s = malloc(len * 2 + 1);
+    assert_non_null(s);
+    assert_int_equal(ew_hex_encode(p, len, s, len * 2 + 1), (int)(len * 2));
+    return s;
+}
+
+char *tu_check_splits(void *ctx, const uint8_t *in, size_t len, tu_run_fn run)
+{
+    size_t whole[1] = {len};
+    char *ref = run(ctx, in, len, whole, len ? 1 : 0);
+    assert_non_null(ref);
+
+    size_t *ones = malloc((len ? len : 1) * sizeof *ones);
+    assert_non_null(ones);
+    for (size_t i = 0; i < len; i++)
+        ones[i] = 1;
+    char *got = run(ctx, in, len, ones, len);
+    if (strcmp(ref, got) != 0)
+        fail_msg("byte-by-byte feeding differs:\nwhole: %s\nbytes: %s", ref, got);
+    free(got);
+    free(ones);
+
+    for (size_t k = 1; k < len; k++) {
+        size_t two[2] = {k, len - k};
+        got = run(ctx, in, len, two, 2);
+        if (strcmp(ref, got) != 0)
+            fail_msg("split at %zu differs:\nwhole: %s\nsplit: %s", k, ref, got);
+        free(got);
+    }
+    return ref;
+}
+
+void tu_logf(tu_log *l, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0);
+    if (l->len + (size_t)n + 1 > l->cap) {
+        size_t cap = (l->cap ? l->cap * 2 : 256);
+        while (cap < l->len + (size_t)n + 1)
+            cap *= 2;
+        l->s = realloc(l->s, cap);
+        assert_non_null(l->s);
+        l->cap = cap;
+    }
+    vsnprintf(l->s + l->len, l->cap - l->len, fmt, ap2);
+    va_end(ap2);
+    l->len += (size_t)n;
+}
+
+char *tu_log_take(tu_log *l)
+{
+    if (!l->s)
+        tu_logf(l, "%s", "");
+    char *s = l->s;
+    l->s = NULL;
+    l->len = l->cap = 0;
+    return s;
+}
+
+uint64_t tu_rand(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}

@@ -1,0 +1,47 @@
+/* Helpers shared by the unit tests: vector loading, hex, and the
+ * whole / byte-by-byte / split-at-every-point feeding driver. */
+#ifndef EW_TESTUTIL_H
+#define EW_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <energywire/ew.h>
+#include <jansson.h>
+
+/* Loads tests/vectors/<relpath> (fails the test when missing or invalid). */
+json_t *tu_load_json(const char *relpath);
+/* Object member as a string / integer; fails the test when absent. */
+const char *tu_str(const json_t *obj, const char *key);
+long long tu_int(const json_t *obj, const char *key);
+/* Hex text to a new heap buffer (free with free()); fails on bad hex. */
+uint8_t *tu_unhex(const char *hex, size_t *len);
+/* Bytes to a new heap hex string. */
+char *tu_hex(const uint8_t *p, size_t len);
+
+/*
+ * Feeding driver.  |run| decodes |len| bytes of |in| delivered as the
+ * |nchunks| chunks whose lengths are in |chunks| and returns a heap string
+ * describing everything it saw (an event log).  tu_check_splits() calls it
+ * with the whole input, one byte at a time, and split in two at every point,
+ * and asserts that every log equals the first.  Returns the whole-input log
+ * (caller frees).
+ */
+typedef char *(*tu_run_fn)(void *ctx, const uint8_t *in, size_t len, const size_t *chunks,
+                           size_t nchunks);
+char *tu_check_splits(void *ctx, const uint8_t *in, size_t len, tu_run_fn run);
+
+/* A growable string for logs. */
+typedef struct tu_log {
+    char *s;
+    size_t len, cap;
+} tu_log;
+void tu_logf(tu_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *tu_log_take(tu_log *l);
+
+/* Deterministic PRNG for randomized tests (xorshift64*). */
+uint64_t tu_rand(uint64_t *state);
+
+#endif
