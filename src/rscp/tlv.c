@@ -32,7 +32,8 @@ void ew_rscp_iter_init(ew_rscp_iter *it, const uint8_t *area, size_t len, unsign
 {
     it->base = area;
     it->p = area;
-    it->end = area + len;
+    /* An empty area may come as NULL; NULL + 0 is undefined in C. */
+    it->end = len ? area + len : area;
     it->depth = 0;
     it->max_depth = clamp_depth(max_depth);
 }
