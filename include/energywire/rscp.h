@@ -312,8 +312,10 @@ EW_API int ew_rscp_builder_add_error(ew_rscp_builder *b, uint32_t tag, uint32_t 
 
 /*
  * Adds an integer in the type the registry declares for |tag| (e.g. BAT_INDEX
- * as UInt16).  Tags without a declared integer type get Int32 when |v| fits,
- * else Int64.  Returns `EW_ERR_RANGE` when |v| does not fit the declared type.
+ * as UInt16; Float32/Double64 tags get the number converted).  Tags the
+ * registry does not know, or knows without a type, get Int32 when |v| fits,
+ * else Int64.  Returns `EW_ERR_RANGE` when |v| does not fit the declared
+ * type, `EW_ERR_INVAL` when the tag is declared with a non-numeric type.
  */
 EW_API int ew_rscp_builder_add_int(ew_rscp_builder *b, uint32_t tag, int64_t v);
 
@@ -674,6 +676,179 @@ EW_API int ew_rscp_req_indexed(ew_rscp_builder *b, uint32_t container, uint32_t 
  * `EW_ERR_PROTO` (the first value is not RSCP_AUTHENTICATION), a decode error.
  */
 EW_API int ew_rscp_auth_level(const uint8_t *area, size_t len, ew_diag *d);
+
+/* ------------------------------------------------------------------------ */
+/* Session (sans-I/O): login, IV chains, request queue, timers (rscp.md §7, §8) */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One RSCP connection in client or server role.  Feed it received bytes with
+ * ew_rscp_conn_recv(), take events with ew_rscp_conn_poll_event(), send what
+ * ew_rscp_conn_send_data() returns, and drive its timers with a caller-supplied
+ * monotonic clock (milliseconds).  It never touches a socket or a clock.
+ */
+typedef struct ew_rscp_conn ew_rscp_conn;
+
+typedef enum ew_rscp_role { EW_RSCP_ROLE_CLIENT = 0, EW_RSCP_ROLE_SERVER = 1 } ew_rscp_role;
+
+typedef struct ew_rscp_conn_opts {
+    ew_rscp_role role;
+    /* The RSCP key string (copied; only the derived key is kept). */
+    const char *rscp_key;
+    ew_rscp_cipher_impl cipher_impl;
+    /* Client: portal user name and password (copied; wiped on _del). */
+    const char *user;
+    const char *password;
+    /* Client: time allowed for each answer, and for the login answer
+     * (default 5000 ms each, as pye3dc uses). */
+    uint32_t request_timeout_ms;
+    uint32_t login_timeout_ms;
+    /* Client: after this long without traffic a keep-alive request
+     * (RSCP_REQ_USER_LEVEL) is sent; 0 = never (default). */
+    uint32_t keepalive_ms;
+    /* Client: requests sent before their answers arrive (default 1: one at a
+     * time, as every known peer does, rscp.md §8), and requests that may
+     * wait in the queue (default 64). */
+    unsigned max_inflight;
+    unsigned max_queue;
+    /* Server: close the connection after this long without a request
+     * (default 0 = never). */
+    uint32_t idle_timeout_ms;
+    /* Decoding limits: container depth (0 = default) and EW_RSCP_DECODE_*
+     * flags applied to received frames. */
+    unsigned max_depth;
+    unsigned decode_flags;
+    /* Optional log callback (level 0 = error .. 3 = debug). */
+    void (*log)(void *user, int level, const char *msg);
+    void *log_user;
+} ew_rscp_conn_opts;
+
+/* Fills |o| with the defaults for |role|. */
+EW_API void ew_rscp_conn_opts_init(ew_rscp_conn_opts *o, ew_rscp_role role);
+
+typedef enum ew_rscp_event_type {
+    /* Client: the device accepted the login; |level| is the user level. */
+    EW_RSCP_EV_AUTHENTICATED = 1,
+    /* Client: the answer to request |req_id|: its value area in |data|/|len|.
+     * When the first top-level answer is an Error value (the device refused,
+     * e.g. RSCP_ERR_ACCESS_DENIED for a too-low user level),
+     * |device_error| holds its code and |error_tag| its tag. */
+    EW_RSCP_EV_RESPONSE = 2,
+    /* Client: request |req_id| got no answer; |err| says why
+     * (EW_ERR_TIMEOUT, EW_ERR_CLOSED, EW_ERR_AUTH, EW_ERR_DECRYPT, ...). */
+    EW_RSCP_EV_REQUEST_FAILED = 3,
+    /* Server: a login attempt (|user|, |password|); answer with
+     * ew_rscp_conn_login_result(). */
+    EW_RSCP_EV_LOGIN = 4,
+    /* Server: request |req_id| with its value area in |data|/|len|; answer
+     * with ew_rscp_conn_respond() (answers go out in request order). */
+    EW_RSCP_EV_REQUEST = 5,
+    /* The connection is finished: |err| says why (EW_OK for an orderly close
+     * after ew_rscp_conn_close()); ew_rscp_conn_error_detail() explains. */
+    EW_RSCP_EV_CLOSED = 6
+} ew_rscp_event_type;
+
+typedef struct ew_rscp_event {
+    ew_rscp_event_type type;
+    uint32_t req_id;
+    int err;
+    int level;
+    /* Views valid until the next call on the connection. */
+    const uint8_t *data;
+    size_t len;
+    uint32_t device_error;
+    uint32_t error_tag;
+    ew_bytes user;
+    ew_bytes password;
+    /* Header time of the frame the event came from. */
+    ew_rscp_timestamp ts;
+} ew_rscp_event;
+
+/*
+ * Creates a connection.  |mem| may be NULL (malloc).  Returns `EW_OK`, or
+ * one of: `EW_ERR_INVAL` (no key; a client without user or password),
+ * `EW_ERR_NOMEM`.  A client queues its login at once; requests submitted
+ * before the login succeeds wait for it.
+ */
+EW_API int ew_rscp_conn_new(ew_rscp_conn **c, const ew_rscp_conn_opts *o, const ew_mem *mem);
+
+/* Frees |c| and wipes its secrets. */
+EW_API void ew_rscp_conn_del(ew_rscp_conn *c);
+
+/*
+ * Sets the wall-clock time written into the headers of frames sent from now
+ * on (the session never reads a clock).
+ */
+EW_API void ew_rscp_conn_set_time(ew_rscp_conn *c, ew_rscp_timestamp now);
+
+/*
+ * Client: queues a request frame holding the |len| value bytes at |tlvs|
+ * (built with ew_rscp_builder_init()).  |*req_id| receives the id its events
+ * will carry.  Returns `EW_OK`, or one of: `EW_ERR_NOBUF` (queue full),
+ * `EW_ERR_TOO_BIG`, `EW_ERR_STATE` (server role, or the connection is
+ * closed), `EW_ERR_NOMEM`.
+ */
+EW_API int ew_rscp_conn_submit(ew_rscp_conn *c, const uint8_t *tlvs, size_t len, uint64_t now_ms,
+                               uint32_t *req_id);
+
+/*
+ * Server: answers login event with user level |level| (> 0 accepts, 0
+ * refuses: the client receives RSCP_AUTHENTICATION as Int32 0, rscp.md
+ * §7.2).  Returns `EW_OK` or `EW_ERR_STATE`.
+ */
+EW_API int ew_rscp_conn_login_result(ew_rscp_conn *c, int level);
+
+/*
+ * Server: answers request |req_id| with the |len| value bytes at |tlvs|.
+ * Answers are sent in request order; an answer given early waits for the ones
+ * before it.  Returns `EW_OK`, or one of: `EW_ERR_STATE` (unknown id),
+ * `EW_ERR_TOO_BIG`, `EW_ERR_NOMEM`.
+ */
+EW_API int ew_rscp_conn_respond(ew_rscp_conn *c, uint32_t req_id, const uint8_t *tlvs, size_t len);
+
+/*
+ * Feeds |len| received bytes.  Returns the number consumed (always |len|
+ * unless the connection is closed), or `EW_ERR_DEAD` after a fatal error.
+ * Problems with the peer's data are reported as events, not return codes.
+ */
+EW_API int ew_rscp_conn_recv(ew_rscp_conn *c, const uint8_t *in, size_t len, uint64_t now_ms);
+
+/* The peer closed its side: pending requests fail, a CLOSED event follows
+ * (for a client that is still logging in: "wrong RSCP key?", rscp.md §7.3). */
+EW_API void ew_rscp_conn_recv_eof(ew_rscp_conn *c, uint64_t now_ms);
+
+/* Takes the next event: 1 = |ev| filled, 0 = none. */
+EW_API int ew_rscp_conn_poll_event(ew_rscp_conn *c, ew_rscp_event *ev);
+
+/*
+ * Bytes waiting to be sent: sets |*out| and returns their count (0 when
+ * nothing is pending).  Each encrypted frame is returned whole in one call
+ * when possible, so the caller can send it with one write (rscp.md §11.2).
+ * Call ew_rscp_conn_send_done() with the number actually written.
+ */
+EW_API size_t ew_rscp_conn_send_data(ew_rscp_conn *c, const uint8_t **out);
+EW_API void ew_rscp_conn_send_done(ew_rscp_conn *c, size_t n);
+
+/* The next time (ms) ew_rscp_conn_on_timeout() must be called, or
+ * UINT64_MAX when no timer runs. */
+EW_API uint64_t ew_rscp_conn_next_deadline(const ew_rscp_conn *c);
+EW_API void ew_rscp_conn_on_timeout(ew_rscp_conn *c, uint64_t now_ms);
+
+/* Closes in an orderly way: queued requests fail with EW_ERR_CLOSED. */
+EW_API void ew_rscp_conn_close(ew_rscp_conn *c);
+
+/* 1 when the caller should close the socket (after sending what is left). */
+EW_API int ew_rscp_conn_want_close(const ew_rscp_conn *c);
+
+/* 1 once the login succeeded (client) or was accepted (server). */
+EW_API int ew_rscp_conn_authenticated(const ew_rscp_conn *c);
+
+/* The sticky error (EW_OK while healthy) and a sentence explaining it. */
+EW_API int ew_rscp_conn_error(const ew_rscp_conn *c);
+EW_API const char *ew_rscp_conn_error_detail(const ew_rscp_conn *c);
+
+/* Requests queued or in flight (client). */
+EW_API size_t ew_rscp_conn_pending(const ew_rscp_conn *c);
 
 #ifdef __cplusplus
 }

@@ -23,9 +23,20 @@ static void put_unit(ew_sb *sb, const ew_rscp_tag_info *t)
     }
 }
 
+/* A secret is masked whatever type it arrives with. */
+static int masked(const ew_rscp_value *v, const ew_rscp_tag_info *t, unsigned flags)
+{
+    return is_secret(t) && !(flags & EW_RSCP_PRINT_SECRETS) && v->type != EW_RSCP_TYPE_NONE &&
+           v->type != EW_RSCP_TYPE_CONTAINER;
+}
+
 static void format_value(ew_sb *sb, const ew_rscp_value *v, unsigned flags)
 {
     const ew_rscp_tag_info *t = ew_rscp_tag_by_id(v->tag);
+    if (masked(v, t, flags)) {
+        ew_sb_puts(sb, "\"********\"");
+        return;
+    }
     if (v->flags & EW_RSCP_VF_RAW) {
         ew_sb_puts(sb, "raw ");
         ew_sb_hex(sb, v->data, v->len);
@@ -73,10 +84,6 @@ static void format_value(ew_sb *sb, const ew_rscp_value *v, unsigned flags)
         put_unit(sb, t);
         return;
     case EW_RSCP_TYPE_CSTRING:
-        if (is_secret(t) && !(flags & EW_RSCP_PRINT_SECRETS)) {
-            ew_sb_puts(sb, "\"********\"");
-            return;
-        }
         ew_sb_putc(sb, '"');
         ew_sb_json_escape(sb, v->data, v->len);
         ew_sb_putc(sb, '"');
@@ -159,6 +166,10 @@ static void json_value(ew_sb *sb, const ew_rscp_value *v, unsigned flags)
         ew_sb_printf(sb, "\"%s\"", tn);
     else
         ew_sb_printf(sb, "\"0x%02x\"", v->type);
+    if (masked(v, t, flags)) {
+        ew_sb_puts(sb, ",\"value\":\"********\"}");
+        return;
+    }
     if (v->flags & EW_RSCP_VF_RAW) {
         ew_sb_puts(sb, ",\"raw\":\"");
         ew_sb_hex(sb, v->data, v->len);
@@ -203,10 +214,7 @@ static void json_value(ew_sb *sb, const ew_rscp_value *v, unsigned flags)
         break;
     case EW_RSCP_TYPE_CSTRING:
         ew_sb_putc(sb, '"');
-        if (is_secret(t) && !(flags & EW_RSCP_PRINT_SECRETS))
-            ew_sb_puts(sb, "********");
-        else
-            ew_sb_json_escape(sb, v->data, v->len);
+        ew_sb_json_escape(sb, v->data, v->len);
         ew_sb_putc(sb, '"');
         break;
     case EW_RSCP_TYPE_BITFIELD:

@@ -45,6 +45,8 @@ int ew_rscp_auth_level(const uint8_t *area, size_t len, ew_diag *d)
             return ew_fail(d, EW_ERR_AUTH, v.offset, "device answered the login with an error");
         return ew_fail(d, EW_ERR_PROTO, v.offset, "first value is not RSCP_AUTHENTICATION");
     }
+    if (v.type == EW_RSCP_TYPE_ERROR)
+        return ew_fail(d, EW_ERR_AUTH, v.offset, "device answered the login with an error");
     /* Success is UChar8 > 0; failure comes as Int32 0 although the tag is
      * declared UChar8 (rscp.md §7.2).  Accept any integer type. */
     int64_t level;
