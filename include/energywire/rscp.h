@@ -693,6 +693,8 @@ typedef enum ew_rscp_role { EW_RSCP_ROLE_CLIENT = 0, EW_RSCP_ROLE_SERVER = 1 } e
 
 typedef struct ew_rscp_conn_opts {
     ew_rscp_role role;
+    /* The caller's monotonic clock (ms) at creation: timers start here. */
+    uint64_t now_ms;
     /* The RSCP key string (copied; only the derived key is kept). */
     const char *rscp_key;
     ew_rscp_cipher_impl cipher_impl;
@@ -792,9 +794,10 @@ EW_API int ew_rscp_conn_submit(ew_rscp_conn *c, const uint8_t *tlvs, size_t len,
                                uint32_t *req_id);
 
 /*
- * Server: answers login event with user level |level| (> 0 accepts, 0
- * refuses: the client receives RSCP_AUTHENTICATION as Int32 0, rscp.md
- * §7.2).  Returns `EW_OK` or `EW_ERR_STATE`.
+ * Server: answers the login event with user level |level| (1..255
+ * accepts, 0 refuses: the client receives RSCP_AUTHENTICATION as Int32 0,
+ * rscp.md §7.2).  Returns `EW_OK`, `EW_ERR_INVAL` (level out of range) or
+ * `EW_ERR_STATE`.
  */
 EW_API int ew_rscp_conn_login_result(ew_rscp_conn *c, int level);
 
@@ -807,14 +810,17 @@ EW_API int ew_rscp_conn_login_result(ew_rscp_conn *c, int level);
 EW_API int ew_rscp_conn_respond(ew_rscp_conn *c, uint32_t req_id, const uint8_t *tlvs, size_t len);
 
 /*
- * Feeds |len| received bytes.  Returns the number consumed (always |len|
- * unless the connection is closed), or `EW_ERR_DEAD` after a fatal error.
+ * Feeds |len| received bytes.  Returns the number consumed: fewer than |len|
+ * when the frames already received must first be taken with
+ * ew_rscp_conn_poll_event() (then call again with the rest), 0 once the
+ * connection is closed, or `EW_ERR_DEAD` after running out of memory.
  * Problems with the peer's data are reported as events, not return codes.
  */
 EW_API int ew_rscp_conn_recv(ew_rscp_conn *c, const uint8_t *in, size_t len, uint64_t now_ms);
 
-/* The peer closed its side: pending requests fail, a CLOSED event follows
- * (for a client that is still logging in: "wrong RSCP key?", rscp.md §7.3). */
+/* The peer closed its side.  Frames received before are still delivered;
+ * then pending requests fail and a CLOSED event follows (for a client whose
+ * login got no answer: EW_ERR_DECRYPT, "wrong RSCP key?", rscp.md §7.3). */
 EW_API void ew_rscp_conn_recv_eof(ew_rscp_conn *c, uint64_t now_ms);
 
 /* Takes the next event: 1 = |ev| filled, 0 = none. */
@@ -847,7 +853,8 @@ EW_API int ew_rscp_conn_authenticated(const ew_rscp_conn *c);
 EW_API int ew_rscp_conn_error(const ew_rscp_conn *c);
 EW_API const char *ew_rscp_conn_error_detail(const ew_rscp_conn *c);
 
-/* Requests queued or in flight (client). */
+/* The caller's requests queued or in flight (client; the login and
+ * keep-alives are not counted). */
 EW_API size_t ew_rscp_conn_pending(const ew_rscp_conn *c);
 
 #ifdef __cplusplus

@@ -69,14 +69,15 @@ struct ew_rscp_conn {
      * their answers, in arrival order.  A ring of |qcap| entries. */
     conn_req *q;
     size_t qcap, qhead, qcount;
+    size_t nuser; /* client: user requests among them (not login/keep-alive) */
     unsigned inflight;
     uint32_t next_id;
 
     /* Synthesized events (failures, login results, close). */
     conn_ev *evq;
     size_t evcap, evhead, evcount;
-    int closed_reported;
     int want_close;
+    int eof; /* the peer closed; handled once the frames before it are taken */
 
     int level;
 };
@@ -139,6 +140,8 @@ static void q_pop(ew_rscp_conn *c)
     conn_req *r = q_at(c, 0);
     if (r->sent && c->role == EW_RSCP_ROLE_CLIENT)
         c->inflight--;
+    if (c->role == EW_RSCP_ROLE_CLIENT && r->kind == REQ_USER)
+        c->nuser--;
     mem_free(c, r->tlvs);
     r->tlvs = NULL;
     c->qhead = (c->qhead + 1) % c->qcap;
@@ -273,6 +276,8 @@ static int enqueue(ew_rscp_conn *c, int kind, const uint8_t *tlvs, size_t len, u
     if (len)
         memcpy(copy, tlvs, len);
     conn_req *r = q_at(c, c->qcount++);
+    if (kind == REQ_USER)
+        c->nuser++;
     r->id = c->next_id++;
     r->kind = kind;
     r->sent = 0;
@@ -324,6 +329,8 @@ int ew_rscp_conn_new(ew_rscp_conn **out, const ew_rscp_conn_opts *o, const ew_me
     c->log_user = o->log_user;
     c->next_id = 1;
     c->state = ST_LOGIN;
+    /* Timers count from the caller's clock at creation, not from 0. */
+    c->last_activity = o->now_ms;
     /* Room for the user's requests plus the login and a keep-alive. */
     c->qcap = (size_t)c->max_queue + 2;
     c->evcap = c->qcap + 4;
@@ -365,7 +372,7 @@ int ew_rscp_conn_new(ew_rscp_conn **out, const ew_rscp_conn_opts *o, const ew_me
             ew_rscp_conn_del(c);
             return rc == EW_ERR_NOMEM ? rc : EW_ERR_INVAL;
         }
-        client_pump(c, 0);
+        client_pump(c, o->now_ms);
     }
     *out = c;
     return EW_OK;
@@ -413,10 +420,12 @@ int ew_rscp_conn_submit(ew_rscp_conn *c, const uint8_t *tlvs, size_t len, uint64
         return EW_ERR_STATE;
     if (len > UINT16_MAX)
         return EW_ERR_TOO_BIG;
-    /* The last two ring slots belong to the login and a keep-alive. */
-    if (c->qcount >= c->max_queue)
+    /* The ring has two more slots, for the login and a keep-alive. */
+    if (c->nuser >= c->max_queue)
         return EW_ERR_NOBUF;
     int rc = enqueue(c, REQ_USER, tlvs, len, req_id);
+    if (rc == EW_ERR_NOMEM)
+        conn_fail(c, rc, "out of memory");
     if (rc < 0)
         return rc;
     client_pump(c, now_ms);
@@ -429,11 +438,13 @@ int ew_rscp_conn_login_result(ew_rscp_conn *c, int level)
 {
     if (c->role != EW_RSCP_ROLE_SERVER || c->state != ST_DECIDE)
         return EW_ERR_STATE;
+    if (level < 0 || level > 255)
+        return EW_ERR_INVAL;
     uint8_t tlv[EW_RSCP_TLV_HEADER_LEN + 4];
     ew_rscp_builder b;
     size_t n;
     ew_rscp_builder_init(&b, tlv, sizeof tlv);
-    if (level > 0 && level <= 255)
+    if (level > 0)
         ew_rscp_builder_add_uchar8(&b, EW_RSCP_TAG_AUTHENTICATION, (uint8_t)level);
     else
         /* Devices answer a failed login with Int32 0 (§7.2). */
@@ -463,8 +474,10 @@ int ew_rscp_conn_respond(ew_rscp_conn *c, uint32_t req_id, const uint8_t *tlvs, 
         if (r->tlvs)
             return EW_ERR_STATE;
         uint8_t *copy = mem_alloc(c, len ? len : 1);
-        if (!copy)
+        if (!copy) {
+            conn_fail(c, EW_ERR_NOMEM, "out of memory");
             return EW_ERR_NOMEM;
+        }
         if (len)
             memcpy(copy, tlvs, len);
         r->tlvs = copy;
@@ -514,8 +527,14 @@ int ew_rscp_conn_recv(ew_rscp_conn *c, const uint8_t *in, size_t len, uint64_t n
 void ew_rscp_conn_recv_eof(ew_rscp_conn *c, uint64_t now_ms)
 {
     (void)now_ms;
-    if (c->state == ST_CLOSED)
-        return;
+    /* Frames that arrived before the close are still taken by
+     * ew_rscp_conn_poll_event(); the close is handled after them. */
+    c->eof = 1;
+}
+
+/* The peer closed and every frame before the close has been taken. */
+static void handle_eof(ew_rscp_conn *c)
+{
     if (c->role == EW_RSCP_ROLE_CLIENT && c->state == ST_LOGIN && c->qcount &&
         q_at(c, 0)->kind == REQ_LOGIN && q_at(c, 0)->sent) {
         /* E3/DC devices close without a word when they cannot decrypt the
@@ -656,8 +675,12 @@ int ew_rscp_conn_poll_event(ew_rscp_conn *c, ew_rscp_event *ev)
         ew_rscp_frame f;
         ew_diag d = {0};
         int rc = ew_rscp_stream_next(&c->rx, &f, &d);
-        if (rc == 0)
-            return 0;
+        if (rc == 0) {
+            if (!c->eof)
+                return 0;
+            handle_eof(c);
+            continue;
+        }
         if (rc < 0) {
             char msg[200];
             ew_diag_format(&d, msg, sizeof msg);
@@ -669,12 +692,14 @@ int ew_rscp_conn_poll_event(ew_rscp_conn *c, ew_rscp_event *ev)
                               : "the client's data does not decrypt to an RSCP frame: the "
                                 "client uses another RSCP key");
             } else if (rc == EW_ERR_CRC && c->role == EW_RSCP_ROLE_CLIENT && c->qcount &&
-                       q_at(c, 0)->sent && q_at(c, 0)->kind == REQ_USER) {
+                       q_at(c, 0)->sent && q_at(c, 0)->kind != REQ_LOGIN) {
                 /* The answer is spoilt but its place in the order is
-                 * known: fail that request only. */
-                uint32_t id = q_at(c, 0)->id;
+                 * known: fail that request only and go on. */
+                conn_req *r = q_at(c, 0);
+                if (r->kind == REQ_USER)
+                    push_ev(c, EW_RSCP_EV_REQUEST_FAILED, r->id, EW_ERR_CRC, 0);
                 q_pop(c);
-                push_ev(c, EW_RSCP_EV_REQUEST_FAILED, id, EW_ERR_CRC, 0);
+                client_pump(c, c->last_activity);
             } else {
                 conn_fail(c, rc, msg);
             }
@@ -692,6 +717,10 @@ int ew_rscp_conn_poll_event(ew_rscp_conn *c, ew_rscp_event *ev)
 
 size_t ew_rscp_conn_send_data(ew_rscp_conn *c, const uint8_t **out)
 {
+    if (!c->out) {
+        *out = NULL;
+        return 0;
+    }
     *out = c->out + c->out_off;
     return c->out_len - c->out_off;
 }
@@ -754,8 +783,12 @@ void ew_rscp_conn_on_timeout(ew_rscp_conn *c, uint64_t now_ms)
         ew_wr32(tlv, 0x00000004u); /* RSCP_REQ_USER_LEVEL */
         tlv[4] = EW_RSCP_TYPE_NONE;
         ew_wr16(tlv + 5, 0);
-        if (enqueue(c, REQ_KEEPALIVE, tlv, sizeof tlv, NULL) == EW_OK)
-            client_pump(c, now_ms);
+        int rc = enqueue(c, REQ_KEEPALIVE, tlv, sizeof tlv, NULL);
+        if (rc < 0) {
+            conn_fail(c, rc, "out of memory");
+            return;
+        }
+        client_pump(c, now_ms);
         c->last_activity = now_ms;
     }
 }
@@ -778,5 +811,5 @@ const char *ew_rscp_conn_error_detail(const ew_rscp_conn *c)
 
 size_t ew_rscp_conn_pending(const ew_rscp_conn *c)
 {
-    return c->role == EW_RSCP_ROLE_CLIENT ? c->qcount : 0;
+    return c->role == EW_RSCP_ROLE_CLIENT ? c->nuser : 0;
 }
