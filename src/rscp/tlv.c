@@ -10,15 +10,15 @@
  * never break decoding (rscp.md §3.2 "Length discipline"). */
 static uint8_t value_flags(uint8_t type, uint16_t len)
 {
+    /* Value sizes of type ids 0x00..0x10 (rscp.md §3.2); -1 = variable.  A
+     * local table: this runs once per decoded value. */
+    static const int8_t sizes[0x11] = {0, 1, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8, -1, -1, -1, 12, -1};
     if (type == EW_RSCP_TYPE_ERROR)
         /* 4 bytes normally; one peer reports a 1-byte form (rscp.md §6). */
         return (len == 4 || len == 1) ? 0 : EW_RSCP_VF_RAW;
-    if (ew_rscp_type_name(type) == NULL)
+    if (type > EW_RSCP_TYPE_BYTEARRAY)
         return EW_RSCP_VF_RAW;
-    int fixed = ew_rscp_type_fixed_size(type);
-    if (fixed >= 0 && fixed != len)
-        return EW_RSCP_VF_RAW;
-    return 0;
+    return sizes[type] >= 0 && sizes[type] != len ? EW_RSCP_VF_RAW : 0;
 }
 
 static unsigned clamp_depth(unsigned max_depth)
