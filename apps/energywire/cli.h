@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Exit codes (STYLE.md "Apps"). */
 #define EXIT_OK 0
@@ -36,5 +37,14 @@ char *cli_read_file(const char *path, size_t *len);
 uint8_t *cli_unhex(const char *text, size_t len, size_t *out_len);
 
 int cmd_rscp(int argc, char **argv);
+
+/* energywire rscp <verb> for the verbs that talk to a device (cmd_e3dc.c). */
+int cmd_e3dc_is_verb(const char *verb);
+int cmd_e3dc(const char *verb, int argc, char **argv);
+void cmd_e3dc_usage(FILE *out);
+
+/* energywire sim <proto> (cmd_sim.c) and energywire demo (cmd_demo.c). */
+int cmd_sim(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 
 #endif

@@ -10,8 +10,14 @@
 
 static void rscp_usage(FILE *out)
 {
-    fputs("usage: energywire rscp decode [options] [HEX...]\n"
-          "       energywire rscp tags [--json] [PATTERN]\n"
+    fputs("usage: energywire rscp <verb> [options]\n"
+          "verbs that talk to an E3/DC device:\n",
+          out);
+    cmd_e3dc_usage(out);
+    fputs("\n"
+          "offline verbs:\n"
+          "  decode [options] [HEX...]   decode (and decrypt) captured frames\n"
+          "  tags [--json] [PATTERN]     search the tag table\n"
           "\n"
           "decode: decodes RSCP frames given as hex (arguments, or --file).  With an RSCP\n"
           "key the input is the ciphertext of one direction of a connection, from its\n"
@@ -371,6 +377,8 @@ int cmd_rscp(int argc, char **argv)
         return cmd_decode(argc - 1, argv + 1);
     if (strcmp(argv[1], "tags") == 0)
         return cmd_tags(argc - 1, argv + 1);
+    if (cmd_e3dc_is_verb(argv[1]))
+        return cmd_e3dc(argv[1], argc - 2, argv + 2);
     cli_err("unknown rscp verb '%s' (see energywire rscp --help)", argv[1]);
     return EXIT_USAGE;
 }
