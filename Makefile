@@ -54,8 +54,9 @@ fuzz-regress: fuzz-build
 	  echo "fuzz-regress: $$name: $$(ls fuzz/corpus/$$name | wc -l) corpus inputs ok"; \
 	done
 
+# A simulated E3/DC plant and a live power-flow view of it (Ctrl-C stops).
 demo: all
-	@scripts/demo.sh $(BUILD)/energywire
+	$(BUILD)/energywire demo
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -29,7 +29,7 @@
 typedef struct conn_args {
     const char *host, *port, *user, *password, *password_file, *key, *key_file, *config;
     uint32_t timeout_ms;
-    int json, pretty;
+    int json, pretty, verbose;
 } conn_args;
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -82,6 +82,10 @@ static int conn_opt(conn_args *a, int argc, char **argv, int *i)
         a->json = a->pretty = 1;
         return 1;
     }
+    if (strcmp(arg, "--verbose") == 0) {
+        a->verbose = 1;
+        return 1;
+    }
     if (strcmp(arg, "--timeout") == 0) {
         if (*i + 1 >= argc || parse_u32(argv[*i + 1], &a->timeout_ms) < 0 || !a->timeout_ms) {
             cli_err("--timeout needs a number of milliseconds");
@@ -105,6 +109,7 @@ static int conn_opt(conn_args *a, int argc, char **argv, int *i)
 
 typedef struct session {
     ew_rscp_sync *sync;
+    int connected;
     int json;
     unsigned jflags;
     uint32_t timeout_ms;
@@ -115,15 +120,14 @@ typedef struct session {
 static void log_to_stderr(void *user, int level, const char *msg)
 {
     (void)user;
-    /* The CLI shows warnings and errors; the rest is for --verbose users of
-     * the library. */
-    if (level <= 1)
-        fprintf(stderr, "energywire: %s\n", msg);
+    static const char *names[] = {"error", "warning", "info", "debug"};
+    fprintf(stderr, "energywire: %s: %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
 }
 
 /*
- * Resolves the settings (flag > environment > config file), connects and
- * logs in.  Returns an exit code; on 0 |se| is ready.
+ * Resolves the settings (flag > environment > config file) and prepares the
+ * connection; call() connects and logs in on first use, so that a verb can
+ * check its own arguments first.  Returns an exit code; on 0 |se| is ready.
  */
 static int session_open(session *se, const conn_args *a)
 {
@@ -189,17 +193,12 @@ static int session_open(session *se, const conn_args *a)
         o.conn.request_timeout_ms = a->timeout_ms;
         o.conn.login_timeout_ms = a->timeout_ms;
     }
-    o.log = log_to_stderr;
+    /* Failures are reported once, by the verb; the library's log lines are
+     * for --verbose. */
+    o.log = a->verbose ? log_to_stderr : NULL;
     rc = EXIT_FAIL;
     if (ew_rscp_sync_new(&se->sync, &o) != EW_OK) {
         cli_err("cannot create the connection (out of memory?)");
-        goto out;
-    }
-    int r = ew_rscp_sync_connect(se->sync, 0);
-    if (r != EW_OK) {
-        cli_err("%s", ew_rscp_sync_error_detail(se->sync));
-        ew_rscp_sync_del(se->sync);
-        se->sync = NULL;
         goto out;
     }
     se->json = a->json;
@@ -237,6 +236,14 @@ static int call(session *se, uint8_t **ans, size_t *len)
     if (rc != EW_OK) {
         cli_err("cannot build the request: %s", ew_strerror(rc));
         return EXIT_USAGE;
+    }
+    if (!se->connected) {
+        rc = ew_rscp_sync_connect(se->sync, 0);
+        if (rc != EW_OK) {
+            cli_err("%s", ew_rscp_sync_error_detail(se->sync));
+            return EXIT_FAIL;
+        }
+        se->connected = 1;
     }
     rc = ew_rscp_sync_call(se->sync, se->req, n, se->timeout_ms, ans, len, NULL, NULL);
     if (rc != EW_OK) {
@@ -1153,13 +1160,9 @@ static int print_tree(session *se, const uint8_t *ans, size_t len)
 static int print_query_match(void *user, const ew_rscp_value *v)
 {
     session *se = user;
-    char val[512];
-    ew_rscp_value_format(v, 0, val, sizeof val);
-    const ew_rscp_tag_info *t = ew_rscp_tag_by_id(v->tag);
-    if (se->json)
-        printf("{\"tag\":\"%s\",\"text\":\"%s\"}\n", t ? ew_rscp_tag_short_name(t) : "?", val);
-    else
-        printf("%s = %s\n", t ? ew_rscp_tag_short_name(t) : "?", val);
+    /* The match is a view into the answer: print its whole TLV (header
+     * included) like any other tree, as text or JSON. */
+    print_tree(se, v->data - EW_RSCP_TLV_HEADER_LEN, (size_t)v->len + EW_RSCP_TLV_HEADER_LEN);
     return 0;
 }
 

@@ -3,6 +3,7 @@
 
 #include <energywire/ew.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,11 +14,13 @@ static void usage(FILE *out)
           "commands:\n"
           "  rscp decode   decode (and decrypt) captured RSCP frames given as hex\n"
           "  rscp tags     search the RSCP tag table\n"
+          "  sim rscp      run a simulated E3/DC device (RSCP server)\n"
+          "  demo          live power-flow view of a simulated E3/DC device\n"
           "  version       print the version\n"
           "  help          show this text\n"
           "\n"
           "Run 'energywire rscp --help' for the options of the RSCP verbs.\n"
-          "Documentation: docs/cli-rscp.md\n",
+          "Documentation: docs/cli-rscp.md, docs/cli-sim.md, docs/cli-demo.md\n",
           out);
 }
 
@@ -27,9 +30,16 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    /* A peer that resets the connection must give an error message, not kill
+     * the process: libuv writes with write(2), which raises SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     const char *cmd = argv[1];
     if (strcmp(cmd, "rscp") == 0)
         return cmd_rscp(argc - 1, argv + 1);
+    if (strcmp(cmd, "sim") == 0)
+        return cmd_sim(argc - 1, argv + 1);
+    if (strcmp(cmd, "demo") == 0)
+        return cmd_demo(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("energywire %s\n", EW_VERSION_STRING);
         return EXIT_OK;
