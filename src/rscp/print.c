@@ -23,6 +23,45 @@ static void put_unit(ew_sb *sb, const ew_rscp_tag_info *t)
     }
 }
 
+/*
+ * Writes an integer or floating-point value; returns 0 for other types.
+ * |json|: NaN and infinities become null, as JSON has neither.
+ */
+static int put_number(ew_sb *sb, const ew_rscp_value *v, int json)
+{
+    int64_t i;
+    uint64_t u;
+    double f;
+    switch (v->type) {
+    case EW_RSCP_TYPE_UINT64:
+        ew_rscp_value_get_u64(v, &u);
+        ew_sb_printf(sb, "%llu", (unsigned long long)u);
+        return 1;
+    case EW_RSCP_TYPE_CHAR8:
+    case EW_RSCP_TYPE_UCHAR8:
+    case EW_RSCP_TYPE_INT16:
+    case EW_RSCP_TYPE_UINT16:
+    case EW_RSCP_TYPE_INT32:
+    case EW_RSCP_TYPE_UINT32:
+    case EW_RSCP_TYPE_INT64:
+        ew_rscp_value_get_i64(v, &i);
+        ew_sb_printf(sb, "%lld", (long long)i);
+        return 1;
+    case EW_RSCP_TYPE_FLOAT32:
+    case EW_RSCP_TYPE_DOUBLE64:
+        ew_rscp_value_get_double(v, &f);
+        if (json && (f != f || f - f != 0))
+            ew_sb_puts(sb, "null");
+        else if (v->type == EW_RSCP_TYPE_FLOAT32)
+            ew_sb_float(sb, (float)f);
+        else
+            ew_sb_double(sb, f);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* A secret is masked whatever type it arrives with. */
 static int masked(const ew_rscp_value *v, const ew_rscp_tag_info *t, unsigned flags)
 {
@@ -47,41 +86,16 @@ static void format_value(ew_sb *sb, const ew_rscp_value *v, unsigned flags)
             ew_sb_printf(sb, " (unknown type 0x%02x, %u bytes)", v->type, v->len);
         return;
     }
-    int64_t i;
-    uint64_t u;
-    double f;
+    if (put_number(sb, v, 0)) {
+        put_unit(sb, t);
+        return;
+    }
     switch (v->type) {
     case EW_RSCP_TYPE_NONE:
         ew_sb_puts(sb, "none");
         return;
     case EW_RSCP_TYPE_BOOL:
         ew_sb_puts(sb, v->data[0] ? "true" : "false");
-        return;
-    case EW_RSCP_TYPE_UINT64:
-        ew_rscp_value_get_u64(v, &u);
-        ew_sb_printf(sb, "%llu", (unsigned long long)u);
-        put_unit(sb, t);
-        return;
-    case EW_RSCP_TYPE_CHAR8:
-    case EW_RSCP_TYPE_UCHAR8:
-    case EW_RSCP_TYPE_INT16:
-    case EW_RSCP_TYPE_UINT16:
-    case EW_RSCP_TYPE_INT32:
-    case EW_RSCP_TYPE_UINT32:
-    case EW_RSCP_TYPE_INT64:
-        ew_rscp_value_get_i64(v, &i);
-        ew_sb_printf(sb, "%lld", (long long)i);
-        put_unit(sb, t);
-        return;
-    case EW_RSCP_TYPE_FLOAT32:
-        ew_rscp_value_get_double(v, &f);
-        ew_sb_float(sb, (float)f);
-        put_unit(sb, t);
-        return;
-    case EW_RSCP_TYPE_DOUBLE64:
-        ew_rscp_value_get_double(v, &f);
-        ew_sb_double(sb, f);
-        put_unit(sb, t);
         return;
     case EW_RSCP_TYPE_CSTRING:
         ew_sb_putc(sb, '"');
@@ -177,40 +191,14 @@ static void json_value(ew_sb *sb, const ew_rscp_value *v, unsigned flags)
         return;
     }
     ew_sb_puts(sb, ",\"value\":");
-    int64_t i;
-    uint64_t u;
-    double f;
-    switch (v->type) {
+    switch (put_number(sb, v, 1) ? -1 : v->type) {
+    case -1:
+        break; /* a number: put_number() wrote it */
     case EW_RSCP_TYPE_NONE:
         ew_sb_puts(sb, "null");
         break;
     case EW_RSCP_TYPE_BOOL:
         ew_sb_puts(sb, v->data[0] ? "true" : "false");
-        break;
-    case EW_RSCP_TYPE_UINT64:
-        ew_rscp_value_get_u64(v, &u);
-        ew_sb_printf(sb, "%llu", (unsigned long long)u);
-        break;
-    case EW_RSCP_TYPE_CHAR8:
-    case EW_RSCP_TYPE_UCHAR8:
-    case EW_RSCP_TYPE_INT16:
-    case EW_RSCP_TYPE_UINT16:
-    case EW_RSCP_TYPE_INT32:
-    case EW_RSCP_TYPE_UINT32:
-    case EW_RSCP_TYPE_INT64:
-        ew_rscp_value_get_i64(v, &i);
-        ew_sb_printf(sb, "%lld", (long long)i);
-        break;
-    case EW_RSCP_TYPE_FLOAT32:
-    case EW_RSCP_TYPE_DOUBLE64:
-        ew_rscp_value_get_double(v, &f);
-        /* JSON has no NaN or infinity. */
-        if (f != f || f - f != 0)
-            ew_sb_puts(sb, "null");
-        else if (v->type == EW_RSCP_TYPE_FLOAT32)
-            ew_sb_float(sb, (float)f);
-        else
-            ew_sb_double(sb, f);
         break;
     case EW_RSCP_TYPE_CSTRING:
         ew_sb_putc(sb, '"');

@@ -618,10 +618,10 @@ static void wipe(void *p, size_t n) {
         *v++ = 0;
 }
 
-void ew_r256_portable_setkey(ew_rscp_cipher *c, const uint8_t key[32]) {
+void ew_r256_expand_key(const uint8_t key[32], uint32_t w[120]) {
     /* Rijndael key expansion for Nk = 8, Nb = 8: 8 * 15 = 120 words, each
-     * word one column (byte 0 = row 0, little-endian in the uint32_t). */
-    uint32_t w[8 * (R256_ROUNDS + 1)];
+     * word one column (byte 0 = row 0, little-endian in the uint32_t).  Both
+     * implementations use it: sub_word() has no secret-indexed lookups. */
     uint32_t rcon = 1;
     for (unsigned i = 0; i < 8; i++)
         w[i] = ew_rd32(key + 4 * i);
@@ -635,6 +635,11 @@ void ew_r256_portable_setkey(ew_rscp_cipher *c, const uint8_t key[32]) {
         }
         w[i] = w[i - 8] ^ t;
     }
+}
+
+void ew_r256_portable_setkey(ew_rscp_cipher *c, const uint8_t key[32]) {
+    uint32_t w[8 * (R256_ROUNDS + 1)];
+    ew_r256_expand_key(key, w);
     for (unsigned r = 0; r <= R256_ROUNDS; r++) {
         uint8_t rk[32];
         uint64_t *q = c->ks + 8 * r;

@@ -53,11 +53,6 @@ int ew_r256_aesni_cpu_ok(void) {
  * columns, ShiftRows changes nothing and the result is SubBytes of the word.
  * This keeps key setup free of table lookups.
  */
-static uint32_t sub_word(uint32_t v) {
-    const __m128i x = _mm_aesenclast_si128(_mm_set1_epi32((int)v), _mm_setzero_si128());
-    return (uint32_t)_mm_cvtsi128_si32(x);
-}
-
 static inline __m128i load(const uint8_t *p) { return _mm_loadu_si128((const __m128i *)p); }
 static inline void store(uint8_t *p, __m128i x) { _mm_storeu_si128((__m128i *)p, x); }
 
@@ -82,21 +77,8 @@ static inline __m128i mask(const ew_rscp_cipher *c, unsigned i) {
 }
 
 void ew_r256_aesni_setkey(ew_rscp_cipher *c, const uint8_t key[32]) {
-    /* Rijndael key expansion for Nk = 8, Nb = 8: 120 words, one per column. */
     uint32_t w[8 * (R256_ROUNDS + 1)];
-    uint32_t rcon = 1;
-    for (unsigned i = 0; i < 8; i++)
-        w[i] = ew_rd32(key + 4 * i);
-    for (unsigned i = 8; i < 8 * (R256_ROUNDS + 1); i++) {
-        uint32_t t = w[i - 1];
-        if (i % 8 == 0) {
-            t = sub_word((t >> 8) | (t << 24)) ^ rcon;
-            rcon = (rcon << 1) ^ (0x11Bu & (0u - (rcon >> 7)));
-        } else if (i % 8 == 4) {
-            t = sub_word(t);
-        }
-        w[i] = w[i - 8] ^ t;
-    }
+    ew_r256_expand_key(key, w);
     uint8_t *enc = (uint8_t *)c->ks;
     uint8_t *dec = (uint8_t *)(c->ks + DEC_OFFSET);
     for (unsigned i = 0; i < 8 * (R256_ROUNDS + 1); i++)

@@ -52,6 +52,10 @@ int ew_rscp_header_check(const uint8_t *p, unsigned flags, size_t base, ew_diag 
  * p + 18 and, when |with_crc|, the CRC after them. */
 void ew_rscp_frame_seal(uint8_t *p, size_t data_len, ew_rscp_timestamp ts, int with_crc);
 
+/* Rijndael-256 key expansion (Nk = Nb = 8) into 120 column words, shared by
+ * both implementations (rijndael256.c). */
+void ew_r256_expand_key(const uint8_t key[32], uint32_t w[120]);
+
 /* Portable and AES-NI block functions (rijndael256.c, rijndael256_aesni.c). */
 void ew_r256_portable_setkey(ew_rscp_cipher *c, const uint8_t key[32]);
 void ew_r256_portable_encrypt(const ew_rscp_cipher *c, const uint8_t in[32], uint8_t out[32]);

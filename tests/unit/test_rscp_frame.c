@@ -15,31 +15,8 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static uint32_t parse_hex32(const char *s) {
-    char *end = NULL;
-    unsigned long v = strtoul(s, &end, 16);
-    assert_true(end && *end == '\0');
-    return (uint32_t)v;
-}
 
-static uint32_t node_tag(const json_t *node) {
-    const json_t *h = json_object_get(node, "tag_hex");
-    if (json_is_string(h))
-        return parse_hex32(json_string_value(h));
-    const char *name = tu_str(node, "tag");
-    const ew_rscp_tag_info *t = ew_rscp_tag_by_name(name, strlen(name));
-    if (!t)
-        fail_msg("tag %s not in the registry", name);
-    return t->id;
-}
 
-static int node_type(const json_t *node) {
-    const char *name = tu_str(node, "type");
-    int type = ew_rscp_type_from_name(name, strlen(name));
-    if (type < 0)
-        fail_msg("unknown type name %s", name);
-    return type;
-}
 
 static uint8_t *copy_of(const uint8_t *p, size_t n) {
     uint8_t *c = malloc(n ? n : 1);
@@ -54,73 +31,6 @@ static void wr32(uint8_t *p, uint32_t v) {
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* Adds a vector message with the typed adder for its type. */
-static void build_node(ew_rscp_builder *b, const json_t *node) {
-    uint32_t tag = node_tag(node);
-    int type = node_type(node);
-    const json_t *val = json_object_get(node, "value");
-    int rc = EW_ERR_INVAL;
-    switch (type) {
-    case EW_RSCP_TYPE_NONE:
-        rc = ew_rscp_builder_add_none(b, tag);
-        break;
-    case EW_RSCP_TYPE_BOOL:
-        rc = ew_rscp_builder_add_bool(b, tag, json_is_true(val));
-        break;
-    case EW_RSCP_TYPE_CHAR8:
-        rc = ew_rscp_builder_add_char8(b, tag, (int8_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_UCHAR8:
-        rc = ew_rscp_builder_add_uchar8(b, tag, (uint8_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_INT16:
-        rc = ew_rscp_builder_add_int16(b, tag, (int16_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_UINT16:
-        rc = ew_rscp_builder_add_uint16(b, tag, (uint16_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_INT32:
-        rc = ew_rscp_builder_add_int32(b, tag, (int32_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_UINT32:
-        rc = ew_rscp_builder_add_uint32(b, tag, (uint32_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_INT64:
-        rc = ew_rscp_builder_add_int64(b, tag, (int64_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_UINT64:
-        rc = ew_rscp_builder_add_uint64(b, tag, (uint64_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_FLOAT32:
-        rc = ew_rscp_builder_add_float32(b, tag, (float)json_number_value(val));
-        break;
-    case EW_RSCP_TYPE_DOUBLE64:
-        rc = ew_rscp_builder_add_double64(b, tag, json_number_value(val));
-        break;
-    case EW_RSCP_TYPE_CSTRING:
-        rc = ew_rscp_builder_add_cstring(b, tag, json_string_value(val), json_string_length(val));
-        break;
-    case EW_RSCP_TYPE_CONTAINER: {
-        assert_int_equal(ew_rscp_builder_open(b, tag), EW_OK);
-        size_t i;
-        const json_t *child;
-        json_array_foreach(val, i, child) build_node(b, child);
-        rc = ew_rscp_builder_close(b);
-        break;
-    }
-    case EW_RSCP_TYPE_TIMESTAMP: {
-        ew_rscp_timestamp ts = {tu_int(val, "seconds"), (uint32_t)tu_int(val, "nanoseconds")};
-        rc = ew_rscp_builder_add_timestamp(b, tag, ts);
-        break;
-    }
-    case EW_RSCP_TYPE_ERROR:
-        rc = ew_rscp_builder_add_error(b, tag, (uint32_t)json_integer_value(val));
-        break;
-    default:
-        fail_msg("type %d not expected in frames_plain.json", type);
-    }
-    assert_int_equal(rc, EW_OK);
-}
 
 /* Checks the next values of |it| against the vector messages |msgs|. */
 static void check_level(ew_rscp_iter *it, const json_t *msgs) {
@@ -130,9 +40,9 @@ static void check_level(ew_rscp_iter *it, const json_t *msgs) {
         ew_rscp_value v;
         ew_diag d = {0};
         assert_int_equal(ew_rscp_iter_next(it, &v, &d), 1);
-        int type = node_type(node);
+        int type = tu_node_type(node);
         const json_t *val = json_object_get(node, "value");
-        assert_int_equal(v.tag, node_tag(node));
+        assert_int_equal(v.tag, tu_node_tag(node));
         assert_int_equal(v.type, type);
         assert_int_equal(v.flags, 0);
         int64_t iv;
@@ -263,7 +173,7 @@ static void expected_line(tu_log *log, const json_t *fr, int has_crc) {
     tu_logf(log, "frame len=%lld ctrl=%04x crc?%d ts=%lld.%09lld data=%s crc=%08" PRIx32 ";",
             tu_int(fr, "length"), c[0] | c[1] << 8, has_crc, tu_int(fr, "timestamp_seconds"),
             tu_int(fr, "timestamp_nanoseconds"), tu_str(fr, "data_hex"),
-            has_crc ? parse_hex32(tu_str(fr, "crc_value")) : 0u);
+            has_crc ? tu_hex32(tu_str(fr, "crc_value")) : 0u);
 }
 
 /* Checks a decoded frame against a vector frame object. */
@@ -283,7 +193,7 @@ static void check_frame_fields(const uint8_t *buf, const ew_rscp_frame *f, const
     free(data);
     assert_int_equal(f->frame_len, tu_int(fr, "length"));
     if (has_crc) {
-        uint32_t crc = parse_hex32(tu_str(fr, "crc_value"));
+        uint32_t crc = tu_hex32(tu_str(fr, "crc_value"));
         assert_int_equal(f->crc, crc);
         assert_int_equal(ew_rscp_crc32(0, buf, EW_RSCP_HEADER_LEN + f->data_len), crc);
         size_t n;
@@ -305,7 +215,7 @@ static void rebuild_frame(const json_t *msgs, ew_rscp_timestamp ts, int with_crc
         ew_rscp_builder_init_frame(&b, cap ? buf : NULL, cap);
         size_t i;
         const json_t *m;
-        json_array_foreach(msgs, i, m) build_node(&b, m);
+        json_array_foreach(msgs, i, m) tu_build_node(&b, m);
         size_t written = 0;
         int rc = ew_rscp_builder_finish_frame(&b, ts, with_crc, &written);
         assert_int_equal(written, len);
@@ -365,7 +275,7 @@ static void test_frames_plain(void **state) {
             }
             if (crc)
                 assert_int_equal(ew_rscp_crc32(0, buf, n - 4),
-                                 parse_hex32(tu_str(fj, "zlib_crc32_of_header_and_data")));
+                                 tu_hex32(tu_str(fj, "zlib_crc32_of_header_and_data")));
 
             /* Whole, byte by byte, split everywhere. */
             frame_ctx ctx = {1, {n}, 0};
@@ -997,7 +907,7 @@ static void test_requests(void **state) {
         size_t nt = 0;
         size_t idx;
         const json_t *m;
-        json_array_foreach(json_object_get(fj, "messages"), idx, m) tags[nt++] = node_tag(m);
+        json_array_foreach(json_object_get(fj, "messages"), idx, m) tags[nt++] = tu_node_tag(m);
         assert_int_equal(nt, k == 0 ? 10 : 1);
         out = malloc(n);
         assert_non_null(out);

@@ -15,117 +15,15 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static uint32_t parse_hex32(const char *s) {
-    char *end = NULL;
-    unsigned long v = strtoul(s, &end, 16);
-    assert_true(end && *end == '\0');
-    return (uint32_t)v;
-}
 
-/* Tag of a vector node: "tag_hex" when present, else the name resolved by
- * the registry ("EMS_REQ_SET_POWER_MODE" or "TAG_..."). */
-static uint32_t node_tag(const json_t *node) {
-    const json_t *h = json_object_get(node, "tag_hex");
-    if (json_is_string(h))
-        return parse_hex32(json_string_value(h));
-    const char *name = tu_str(node, "tag");
-    const ew_rscp_tag_info *t = ew_rscp_tag_by_name(name, strlen(name));
-    if (!t)
-        fail_msg("tag %s not in the registry", name);
-    return t->id;
-}
 
-static int node_type(const json_t *node) {
-    const char *name = tu_str(node, "type");
-    int type = ew_rscp_type_from_name(name, strlen(name));
-    if (type < 0)
-        fail_msg("unknown type name %s", name);
-    return type;
-}
 
-/* Adds |node| (and its children) with the typed adder for its type. */
-static void build_node(ew_rscp_builder *b, const json_t *node) {
-    uint32_t tag = node_tag(node);
-    int type = node_type(node);
-    const json_t *val = json_object_get(node, "value");
-    int rc = EW_OK;
-    switch (type) {
-    case EW_RSCP_TYPE_NONE:
-        rc = ew_rscp_builder_add_none(b, tag);
-        break;
-    case EW_RSCP_TYPE_BOOL:
-        rc = ew_rscp_builder_add_bool(b, tag, json_is_true(val));
-        break;
-    case EW_RSCP_TYPE_CHAR8:
-        rc = ew_rscp_builder_add_char8(b, tag, (int8_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_UCHAR8:
-        rc = ew_rscp_builder_add_uchar8(b, tag, (uint8_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_INT16:
-        rc = ew_rscp_builder_add_int16(b, tag, (int16_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_UINT16:
-        rc = ew_rscp_builder_add_uint16(b, tag, (uint16_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_INT32:
-        rc = ew_rscp_builder_add_int32(b, tag, (int32_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_UINT32:
-        rc = ew_rscp_builder_add_uint32(b, tag, (uint32_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_INT64:
-        rc = ew_rscp_builder_add_int64(b, tag, (int64_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_UINT64:
-        rc = ew_rscp_builder_add_uint64(b, tag, (uint64_t)json_integer_value(val));
-        break;
-    case EW_RSCP_TYPE_FLOAT32:
-        rc = ew_rscp_builder_add_float32(b, tag, (float)json_number_value(val));
-        break;
-    case EW_RSCP_TYPE_DOUBLE64:
-        rc = ew_rscp_builder_add_double64(b, tag, json_number_value(val));
-        break;
-    case EW_RSCP_TYPE_BITFIELD:
-    case EW_RSCP_TYPE_BYTEARRAY: {
-        size_t n;
-        uint8_t *bytes = tu_unhex(json_string_value(val), &n);
-        rc = type == EW_RSCP_TYPE_BITFIELD ? ew_rscp_builder_add_bitfield(b, tag, bytes, n)
-                                           : ew_rscp_builder_add_bytes(b, tag, bytes, n);
-        free(bytes);
-        break;
-    }
-    case EW_RSCP_TYPE_CSTRING:
-        rc = ew_rscp_builder_add_cstring(b, tag, json_string_value(val), json_string_length(val));
-        break;
-    case EW_RSCP_TYPE_CONTAINER: {
-        rc = ew_rscp_builder_open(b, tag);
-        assert_int_equal(rc, EW_OK);
-        size_t i;
-        const json_t *child;
-        json_array_foreach(val, i, child) build_node(b, child);
-        rc = ew_rscp_builder_close(b);
-        break;
-    }
-    case EW_RSCP_TYPE_TIMESTAMP: {
-        ew_rscp_timestamp ts = {tu_int(val, "seconds"), (uint32_t)tu_int(val, "nanoseconds")};
-        rc = ew_rscp_builder_add_timestamp(b, tag, ts);
-        break;
-    }
-    case EW_RSCP_TYPE_ERROR:
-        rc = ew_rscp_builder_add_error(b, tag, (uint32_t)json_integer_value(val));
-        break;
-    default:
-        fail_msg("type %d not handled", type);
-    }
-    assert_int_equal(rc, EW_OK);
-}
 
 /* Checks the decoded value |v| against the vector node (recursively). */
 static void check_node(const ew_rscp_iter *parent, const ew_rscp_value *v, const json_t *node) {
-    int type = node_type(node);
+    int type = tu_node_type(node);
     const json_t *val = json_object_get(node, "value");
-    assert_int_equal(v->tag, node_tag(node));
+    assert_int_equal(v->tag, tu_node_tag(node));
     assert_int_equal(v->type, type);
     assert_int_equal(v->flags, 0);
     int64_t i = 0;
@@ -310,7 +208,7 @@ static char *tlv_run(void *ctx, const uint8_t *in, size_t len, const size_t *chu
 static int count_nodes(const json_t *node) {
     int n = 1;
     const json_t *val = json_object_get(node, "value");
-    if (node_type(node) == EW_RSCP_TYPE_CONTAINER) {
+    if (tu_node_type(node) == EW_RSCP_TYPE_CONTAINER) {
         size_t i;
         const json_t *c;
         json_array_foreach(val, i, c) n += count_nodes(c);
@@ -328,7 +226,7 @@ static void check_caps(const json_t *node, const uint8_t *want, size_t n) {
         memset(buf, 0xA5, cap);
         ew_rscp_builder b;
         ew_rscp_builder_init(&b, cap ? buf : NULL, cap);
-        build_node(&b, node);
+        tu_build_node(&b, node);
         size_t written = 12345;
         int rc = ew_rscp_builder_finish(&b, &written);
         if (cap < n) {
@@ -353,10 +251,10 @@ static void test_tlv_vectors(void **state) {
     json_array_foreach(cases, idx, tc) {
         size_t n;
         uint8_t *want = tu_unhex(tu_str(tc, "encoded_hex"), &n);
-        uint32_t tag = parse_hex32(tu_str(tc, "tag_hex"));
-        int type = (int)parse_hex32(tu_str(tc, "type_id"));
+        uint32_t tag = tu_hex32(tu_str(tc, "tag_hex"));
+        int type = (int)tu_hex32(tu_str(tc, "type_id"));
         long long lenf = tu_int(tc, "length_field");
-        assert_int_equal(type, node_type(tc));
+        assert_int_equal(type, tu_node_type(tc));
         assert_int_equal(n, EW_RSCP_TLV_HEADER_LEN + (size_t)lenf);
         seen[type] = 1;
         /* The tag name in the vector resolves to the same id. */
@@ -420,7 +318,7 @@ static void test_tlv_vectors(void **state) {
     for (size_t cap = 0; cap <= alln; cap++) {
         ew_rscp_builder b;
         ew_rscp_builder_init(&b, cap ? out : NULL, cap);
-        json_array_foreach(cases, idx, tc) build_node(&b, tc);
+        json_array_foreach(cases, idx, tc) tu_build_node(&b, tc);
         size_t written = 0;
         assert_int_equal(ew_rscp_builder_finish(&b, &written), cap < alln ? EW_ERR_NOBUF : EW_OK);
         assert_int_equal(written, alln);

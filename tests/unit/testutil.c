@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <energywire/rscp.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,4 +119,107 @@ uint64_t tu_rand(uint64_t *state)
     x ^= x >> 27;
     *state = x;
     return x * 0x2545F4914F6CDD1Dull;
+}
+
+uint32_t tu_hex32(const char *s) {
+    char *end = NULL;
+    unsigned long v = strtoul(s, &end, 16);
+    assert_true(end && *end == '\0');
+    return (uint32_t)v;
+}
+
+uint32_t tu_node_tag(const json_t *node) {
+    const json_t *h = json_object_get(node, "tag_hex");
+    if (json_is_string(h))
+        return tu_hex32(json_string_value(h));
+    const char *name = tu_str(node, "tag");
+    const ew_rscp_tag_info *t = ew_rscp_tag_by_name(name, strlen(name));
+    if (!t)
+        fail_msg("tag %s not in the registry", name);
+    return t->id;
+}
+
+int tu_node_type(const json_t *node) {
+    const char *name = tu_str(node, "type");
+    int type = ew_rscp_type_from_name(name, strlen(name));
+    if (type < 0)
+        fail_msg("unknown type name %s", name);
+    return type;
+}
+
+void tu_build_node(ew_rscp_builder *b, const json_t *node) {
+    uint32_t tag = tu_node_tag(node);
+    int type = tu_node_type(node);
+    const json_t *val = json_object_get(node, "value");
+    int rc = EW_OK;
+    switch (type) {
+    case EW_RSCP_TYPE_NONE:
+        rc = ew_rscp_builder_add_none(b, tag);
+        break;
+    case EW_RSCP_TYPE_BOOL:
+        rc = ew_rscp_builder_add_bool(b, tag, json_is_true(val));
+        break;
+    case EW_RSCP_TYPE_CHAR8:
+        rc = ew_rscp_builder_add_char8(b, tag, (int8_t)json_integer_value(val));
+        break;
+    case EW_RSCP_TYPE_UCHAR8:
+        rc = ew_rscp_builder_add_uchar8(b, tag, (uint8_t)json_integer_value(val));
+        break;
+    case EW_RSCP_TYPE_INT16:
+        rc = ew_rscp_builder_add_int16(b, tag, (int16_t)json_integer_value(val));
+        break;
+    case EW_RSCP_TYPE_UINT16:
+        rc = ew_rscp_builder_add_uint16(b, tag, (uint16_t)json_integer_value(val));
+        break;
+    case EW_RSCP_TYPE_INT32:
+        rc = ew_rscp_builder_add_int32(b, tag, (int32_t)json_integer_value(val));
+        break;
+    case EW_RSCP_TYPE_UINT32:
+        rc = ew_rscp_builder_add_uint32(b, tag, (uint32_t)json_integer_value(val));
+        break;
+    case EW_RSCP_TYPE_INT64:
+        rc = ew_rscp_builder_add_int64(b, tag, (int64_t)json_integer_value(val));
+        break;
+    case EW_RSCP_TYPE_UINT64:
+        rc = ew_rscp_builder_add_uint64(b, tag, (uint64_t)json_integer_value(val));
+        break;
+    case EW_RSCP_TYPE_FLOAT32:
+        rc = ew_rscp_builder_add_float32(b, tag, (float)json_number_value(val));
+        break;
+    case EW_RSCP_TYPE_DOUBLE64:
+        rc = ew_rscp_builder_add_double64(b, tag, json_number_value(val));
+        break;
+    case EW_RSCP_TYPE_BITFIELD:
+    case EW_RSCP_TYPE_BYTEARRAY: {
+        size_t n;
+        uint8_t *bytes = tu_unhex(json_string_value(val), &n);
+        rc = type == EW_RSCP_TYPE_BITFIELD ? ew_rscp_builder_add_bitfield(b, tag, bytes, n)
+                                           : ew_rscp_builder_add_bytes(b, tag, bytes, n);
+        free(bytes);
+        break;
+    }
+    case EW_RSCP_TYPE_CSTRING:
+        rc = ew_rscp_builder_add_cstring(b, tag, json_string_value(val), json_string_length(val));
+        break;
+    case EW_RSCP_TYPE_CONTAINER: {
+        rc = ew_rscp_builder_open(b, tag);
+        assert_int_equal(rc, EW_OK);
+        size_t i;
+        const json_t *child;
+        json_array_foreach(val, i, child) tu_build_node(b, child);
+        rc = ew_rscp_builder_close(b);
+        break;
+    }
+    case EW_RSCP_TYPE_TIMESTAMP: {
+        ew_rscp_timestamp ts = {tu_int(val, "seconds"), (uint32_t)tu_int(val, "nanoseconds")};
+        rc = ew_rscp_builder_add_timestamp(b, tag, ts);
+        break;
+    }
+    case EW_RSCP_TYPE_ERROR:
+        rc = ew_rscp_builder_add_error(b, tag, (uint32_t)json_integer_value(val));
+        break;
+    default:
+        fail_msg("type %d not handled", type);
+    }
+    assert_int_equal(rc, EW_OK);
 }

@@ -41,6 +41,16 @@ typedef struct tu_log {
 void tu_logf(tu_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *tu_log_take(tu_log *l);
 
+/* Vector nodes ({"tag" or "tag_hex", "type", "value"} as in
+ * the files in tests/vectors/rscp): a hex number ("0x01800001"), the node's tag and
+ * type id, and the node added to |b| with the typed adder for its type
+ * (containers recursively).  Each fails the test on bad input. */
+struct ew_rscp_builder;
+uint32_t tu_hex32(const char *s);
+uint32_t tu_node_tag(const json_t *node);
+int tu_node_type(const json_t *node);
+void tu_build_node(struct ew_rscp_builder *b, const json_t *node);
+
 /* Deterministic PRNG for randomized tests (xorshift64*). */
 uint64_t tu_rand(uint64_t *state);
 
