@@ -6,8 +6,10 @@
  *   energywire-bench [--json] [--quick] [--impl portable|aesni|auto]
  *                    [--workloads FILE] [ID...]
  *
- * IDs are W1, W2, W3 (default: all).  --json prints one JSON object,
- * {"W1": {"ops_per_s": N, "MB_per_s": M}, ...}; otherwise a table.  Every
+ * IDs are W1, W2, W3 (codec, bench_rscp.c) and W9, W10 (client and
+ * simulator over loopback TCP, bench_loop.c); default: all.  --json prints
+ * one JSON object, {"W1": {"ops_per_s": N, "MB_per_s": M}, ...}, where W9
+ * adds "p99_ms" and "p50_ms" and W10 reports "cpu_pct"; otherwise a table.  Every
  * workload checks its own result first; on a mismatch nothing is printed on
  * stdout and the exit status is 1.  Exit status 2 is a usage error.
  */
@@ -20,6 +22,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "bench_loop.h"
 
 #ifndef EW_BENCH_WORKLOADS
 #define EW_BENCH_WORKLOADS "bench/rscp_workloads.json"
@@ -101,17 +104,19 @@ static void fmt_grouped(double x, char *out, size_t cap) {
     out[o] = '\0';
 }
 
-static void print_json(const bench_report *rep) {
+static void print_json(const bench_report *rep, const bench_loop_report *lrep) {
     fputc('{', stdout);
     for (int i = 0; i < rep->nrows; i++) {
         const bench_row *r = &rep->rows[i];
         printf("%s\"%s\": {\"ops_per_s\": %.1f, \"MB_per_s\": %.3f}", i ? ", " : "", r->key,
                r->res.ops_per_s, r->res.mb_per_s);
     }
+    bench_loop_print_json(lrep, rep->nrows == 0);
     fputs("}\n", stdout);
 }
 
-static void print_table(const bench_report *rep, const char *impl, int aesni, const bench_opts *o) {
+static void print_table(const bench_report *rep, const bench_loop_report *lrep, const char *impl,
+                        int aesni, const bench_opts *o) {
     printf("energywire-bench %s: cipher %s (AES-NI %s), best of %d repeats of >= %.2f s\n\n",
            EW_VERSION_STRING, impl, aesni ? "available" : "not available", o->repeats, o->min_time);
     printf("%-20s %-9s %14s %10s  %-22s %s\n", "workload", "cipher", "ops/s", "MB/s", "target", "");
@@ -137,6 +142,7 @@ static void print_table(const bench_report *rep, const char *impl, int aesni, co
         printf("  %-20s %s\n", rep->rows[i].key, rep->rows[i].what);
     printf("\nOne op: W1/W2 one frame, W3 one 4 MiB pass (64 messages of 64 KiB).\n"
            "MB = 10^6 bytes of ciphertext handled.\n");
+    bench_loop_print_table(lrep);
 }
 
 /* ---- command line ----------------------------------------------------- */
@@ -145,7 +151,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: energywire-bench [--json] [--quick] [--impl portable|aesni|auto]\n"
             "                        [--workloads FILE] [ID...]\n"
-            "  ID          W1 W2 W3 (default: all)\n"
+            "  ID          W1 W2 W3 W9 W10 (default: all)\n"
             "  --json      print one JSON object instead of a table\n"
             "  --quick     very short runs (smoke test); results are still verified\n"
             "  --impl X    cipher implementation (default auto: AES-NI when available;\n"
@@ -154,18 +160,21 @@ static void usage(FILE *f) {
             EW_BENCH_WORKLOADS);
 }
 
+#define N_IDS 5
+#define N_CODEC_IDS 3 /* W1-W3 run in bench_rscp.c, the rest in bench_loop.c */
+
 static int id_index(const char *s) {
-    static const char *const ids[] = {"W1", "W2", "W3"};
-    for (int i = 0; i < 3; i++)
+    static const char *const ids[N_IDS] = {"W1", "W2", "W3", "W9", "W10"};
+    for (int i = 0; i < N_IDS; i++)
         if ((s[0] == 'W' || s[0] == 'w') && strcmp(s + 1, ids[i] + 1) == 0)
             return i;
     return -1;
 }
 
 int main(int argc, char **argv) {
-    static const char *const ids[] = {"W1", "W2", "W3"};
+    static const char *const ids[N_IDS] = {"W1", "W2", "W3", "W9", "W10"};
     int json = 0, quick = 0, explicit_impl = 0;
-    int want[3] = {0, 0, 0}, any = 0;
+    int want[N_IDS] = {0}, any = 0;
     ew_rscp_cipher_impl impl = EW_RSCP_CIPHER_AUTO;
     const char *workloads = EW_BENCH_WORKLOADS;
 
@@ -210,7 +219,8 @@ int main(int argc, char **argv) {
         }
     }
     if (!any)
-        want[0] = want[1] = want[2] = 1;
+        for (int i = 0; i < N_IDS; i++)
+            want[i] = 1;
     if (impl == EW_RSCP_CIPHER_AESNI && !ew_rscp_cipher_aesni_available()) {
         fprintf(stderr, "energywire-bench: --impl aesni: this CPU or build has no AES-NI\n");
         return 2;
@@ -222,17 +232,23 @@ int main(int argc, char **argv) {
     if (!b)
         return 1;
     bench_report rep;
+    bench_loop_report lrep;
     memset(&rep, 0, sizeof rep);
-    for (int i = 0; i < 3; i++) {
-        if (want[i] && bench_rscp_run(b, ids[i], &o, &rep) != 0) {
+    memset(&lrep, 0, sizeof lrep);
+    for (int i = 0; i < N_IDS; i++) {
+        if (!want[i])
+            continue;
+        int rc = i < N_CODEC_IDS ? bench_rscp_run(b, ids[i], &o, &rep)
+                                 : bench_loop_run(ids[i], &o, quick, &lrep);
+        if (rc != 0) {
             bench_rscp_del(b);
             return 1;
         }
     }
     if (json)
-        print_json(&rep);
+        print_json(&rep, &lrep);
     else
-        print_table(&rep, bench_rscp_impl_name(b), ew_rscp_cipher_aesni_available(), &o);
+        print_table(&rep, &lrep, bench_rscp_impl_name(b), ew_rscp_cipher_aesni_available(), &o);
     bench_rscp_del(b);
     return fflush(stdout) == 0 ? 0 : 1;
 }
