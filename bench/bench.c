@@ -119,6 +119,10 @@ static void print_table(const bench_report *rep, const bench_loop_report *lrep, 
                         int aesni, const bench_opts *o) {
     printf("energywire-bench %s: cipher %s (AES-NI %s), best of %d repeats of >= %.2f s\n\n",
            EW_VERSION_STRING, impl, aesni ? "available" : "not available", o->repeats, o->min_time);
+    if (rep->nrows == 0) {
+        bench_loop_print_table(lrep);
+        return;
+    }
     printf("%-20s %-9s %14s %10s  %-22s %s\n", "workload", "cipher", "ops/s", "MB/s", "target", "");
     for (int i = 0; i < rep->nrows; i++) {
         const bench_row *r = &rep->rows[i];
