@@ -34,6 +34,13 @@
 #include <energywire/ew.h>
 #include <energywire/rscp.h>
 
+/*
+ * Applications using this layer must ignore SIGPIPE (signal(SIGPIPE,
+ * SIG_IGN)): libuv writes with write(2), and a peer that resets the
+ * connection while an answer is being written would otherwise end the
+ * process instead of producing an EW_ERR_CLOSED event.
+ */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -414,19 +414,26 @@ static void link_close(cl_link *lk) {
     uv_close((uv_handle_t *)&lk->tcp, link_closed);
 }
 
+/* Why |lk|'s session ended: the error, the session's sentence (or the
+ * socket error) in |reason|, and the line the client reports in |detail|. */
+static int link_reason(cl_link *lk, char *detail, size_t dn, char *reason, size_t rn) {
+    int err = ew_rscp_conn_error(lk->conn);
+    ew_io_fmt(reason, rn, "%s", ew_rscp_conn_error_detail(lk->conn));
+    if (err == EW_OK)
+        err = EW_ERR_CLOSED;
+    if (lk->sys_err && err == EW_ERR_CLOSED)
+        ew_io_fmt(reason, rn, "%s", uv_strerror(lk->sys_err));
+    ew_io_fmt(detail, dn, "%s %s: %s", lk->authed ? "connection to device" : "login at device",
+              lk->cl->hostport, reason);
+    return err;
+}
+
 /* The session is over: close the socket and decide what comes next. */
 static void link_finish(cl_link *lk) {
     ew_rscp_client *c = lk->cl;
     int current = c->lk == lk;
-    int err = ew_rscp_conn_error(lk->conn);
     char detail[sizeof c->detail], reason[EW_IO_HOST_MAX + 200];
-    ew_io_fmt(reason, sizeof reason, "%s", ew_rscp_conn_error_detail(lk->conn));
-    if (err == EW_OK)
-        err = EW_ERR_CLOSED;
-    if (lk->sys_err && err == EW_ERR_CLOSED)
-        ew_io_fmt(reason, sizeof reason, "%s", uv_strerror(lk->sys_err));
-    ew_io_fmt(detail, sizeof detail, "%s %s: %s",
-              lk->authed ? "connection to device" : "login at device", c->hostport, reason);
+    int err = link_reason(lk, detail, sizeof detail, reason, sizeof reason);
     link_close(lk);
     if (!current || c->deleting || c->state == EW_RSCP_CLIENT_STOPPED ||
         c->state == EW_RSCP_CLIENT_IDLE)
@@ -479,6 +486,12 @@ static void link_events(cl_link *lk) {
             break;
         }
         case EW_RSCP_EV_CLOSED:
+            /* The application may ask why from within the event. */
+            if (c->lk == lk) {
+                char detail[sizeof c->detail], reason[EW_IO_HOST_MAX + 200];
+                int err = link_reason(lk, detail, sizeof detail, reason, sizeof reason);
+                set_detail(c, err, detail);
+            }
             emit(c, &ev);
             break;
         default:
