@@ -6,8 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s OUT.c\n", argv[0]);
         return 2;
@@ -34,8 +33,7 @@ int main(int argc, char **argv)
     for (int s = 0; s < 8; s++) {
         fprintf(f, "    {");
         for (int i = 0; i < 256; i++)
-            fprintf(f, "%s0x%08xu%s", i % 6 == 0 ? "\n        " : "", t[s][i],
-                    i < 255 ? ", " : "");
+            fprintf(f, "%s0x%08xu%s", i % 6 == 0 ? "\n        " : "", t[s][i], i < 255 ? ", " : "");
         fprintf(f, "},\n");
     }
     fprintf(f, "};\n");

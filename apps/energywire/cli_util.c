@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cli_err(const char *fmt, ...)
-{
+void cli_err(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fputs("energywire: error: ", stderr);
@@ -18,8 +17,7 @@ void cli_err(const char *fmt, ...)
     va_end(ap);
 }
 
-void cli_warn(const char *fmt, ...)
-{
+void cli_warn(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fputs("energywire: warning: ", stderr);
@@ -28,8 +26,7 @@ void cli_warn(const char *fmt, ...)
     va_end(ap);
 }
 
-char *cli_read_file(const char *path, size_t *len)
-{
+char *cli_read_file(const char *path, size_t *len) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
         cli_err("cannot open %s: %s", path, strerror(errno));
@@ -67,8 +64,7 @@ char *cli_read_file(const char *path, size_t *len)
     return buf;
 }
 
-void cli_secret_free(char *s)
-{
+void cli_secret_free(char *s) {
     if (!s)
         return;
     volatile char *p = s;
@@ -78,8 +74,7 @@ void cli_secret_free(char *s)
 }
 
 char *cli_secret(const char *what, const char *argv_value, const char *file, const char *env,
-                 int *failed)
-{
+                 int *failed) {
     *failed = 0;
     if (argv_value) {
         cli_warn("the %s was given on the command line, where other users of this machine can "
@@ -104,8 +99,7 @@ char *cli_secret(const char *what, const char *argv_value, const char *file, con
     return NULL;
 }
 
-uint8_t *cli_unhex(const char *text, size_t len, size_t *out_len)
-{
+uint8_t *cli_unhex(const char *text, size_t len, size_t *out_len) {
     uint8_t *out = malloc(len / 2 + 1);
     if (!out) {
         cli_err("out of memory");

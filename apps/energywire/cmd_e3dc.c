@@ -32,8 +32,7 @@ typedef struct conn_args {
     int json, pretty, verbose;
 } conn_args;
 
-static int parse_u32(const char *s, uint32_t *out)
-{
+static int parse_u32(const char *s, uint32_t *out) {
     char *end;
     errno = 0;
     unsigned long v = strtoul(s, &end, 10);
@@ -43,8 +42,7 @@ static int parse_u32(const char *s, uint32_t *out)
     return 0;
 }
 
-static int parse_i64(const char *s, int64_t *out)
-{
+static int parse_i64(const char *s, int64_t *out) {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 0);
@@ -58,8 +56,7 @@ static int parse_i64(const char *s, int64_t *out)
  * Takes a connection option at argv[*i].  Returns 1 when taken (with its
  * value), 0 when argv[*i] is not one, -1 after printing a usage error.
  */
-static int conn_opt(conn_args *a, int argc, char **argv, int *i)
-{
+static int conn_opt(conn_args *a, int argc, char **argv, int *i) {
     static const struct {
         const char *name;
         size_t off;
@@ -117,8 +114,7 @@ typedef struct session {
     ew_rscp_builder b;
 } session;
 
-static void log_to_stderr(void *user, int level, const char *msg)
-{
+static void log_to_stderr(void *user, int level, const char *msg) {
     (void)user;
     static const char *names[] = {"error", "warning", "info", "debug"};
     fprintf(stderr, "energywire: %s: %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
@@ -129,8 +125,7 @@ static void log_to_stderr(void *user, int level, const char *msg)
  * connection; call() connects and logs in on first use, so that a verb can
  * check its own arguments first.  Returns an exit code; on 0 |se| is ready.
  */
-static int session_open(session *se, const conn_args *a)
-{
+static int session_open(session *se, const conn_args *a) {
     cli_conf conf = {0};
     int rc = EXIT_USAGE;
     char *password = NULL, *key = NULL;
@@ -154,8 +149,8 @@ static int session_open(session *se, const conn_args *a)
         goto out;
     }
     int failed = 0;
-    const char *pw_file = a->password_file ? a->password_file
-                                           : cli_conf_get(&conf, "E3DC_PASSWORD_FILE");
+    const char *pw_file =
+        a->password_file ? a->password_file : cli_conf_get(&conf, "E3DC_PASSWORD_FILE");
     if (a->password || pw_file)
         password = cli_secret("password", a->password, pw_file, "E3DC_PASSWORD", &failed);
     else if (cli_conf_get(&conf, "E3DC_PASSWORD"))
@@ -212,15 +207,13 @@ out:
     return rc;
 }
 
-static void session_close(session *se)
-{
+static void session_close(session *se) {
     ew_rscp_sync_del(se->sync);
     se->sync = NULL;
 }
 
 /* Starts a request in the session's buffer. */
-static ew_rscp_builder *req(session *se)
-{
+static ew_rscp_builder *req(session *se) {
     ew_rscp_builder_init(&se->b, se->req, sizeof se->req);
     return &se->b;
 }
@@ -229,8 +222,7 @@ static ew_rscp_builder *req(session *se)
  * Sends the request built in se->b and waits for the answer (heap copy in
  * |*ans|, free() it).  Returns an exit code, having printed the problem.
  */
-static int call(session *se, uint8_t **ans, size_t *len)
-{
+static int call(session *se, uint8_t **ans, size_t *len) {
     size_t n;
     int rc = ew_rscp_builder_finish(&se->b, &n);
     if (rc != EW_OK) {
@@ -255,8 +247,7 @@ static int call(session *se, uint8_t **ans, size_t *len)
 
 /* Reports a device refusal recorded in a result; returns 1 when the whole
  * answer was refused. */
-static int device_error(const ew_e3dc_error *e)
-{
+static int device_error(const ew_e3dc_error *e) {
     if (!e->code)
         return 0;
     const ew_rscp_tag_info *t = ew_rscp_tag_by_id(e->tag);
@@ -266,8 +257,7 @@ static int device_error(const ew_e3dc_error *e)
     fprintf(stderr, "energywire: the device %s: %s (%s %lu) for %s%s\n",
             e->whole ? "refused the request" : "refused part of the answer",
             ew_rscp_error_text(e->code), name ? name : "error", (unsigned long)e->code,
-            t ? ew_rscp_tag_short_name(t) : tag,
-            e->count > 1 ? " and others" : "");
+            t ? ew_rscp_tag_short_name(t) : tag, e->count > 1 ? " and others" : "");
     if (e->code == EW_RSCP_ERR_ACCESS_DENIED)
         fprintf(stderr, "energywire: access denied: the user is logged in, but its user level "
                         "does not allow this request\n");
@@ -298,8 +288,7 @@ static int device_error(const ew_e3dc_error *e)
     } while (0)
 
 /* Parses the answer with |parse| and reports malformed answers. */
-static int parse_failed(int rc, const ew_diag *d)
-{
+static int parse_failed(int rc, const ew_diag *d) {
     if (rc >= 0)
         return 0;
     cli_err("the device's answer makes no sense: %s%s%s", ew_strerror(rc), d->what ? ": " : "",
@@ -307,8 +296,7 @@ static int parse_failed(int rc, const ew_diag *d)
     return 1;
 }
 
-static int on_off(const char *s, int *out)
-{
+static int on_off(const char *s, int *out) {
     if (!strcasecmp(s, "on") || !strcmp(s, "1") || !strcasecmp(s, "true") ||
         !strcasecmp(s, "yes")) {
         *out = 1;
@@ -331,8 +319,7 @@ typedef struct verb_args {
     char **argv; /* the verb's own arguments (connection options removed) */
 } verb_args;
 
-static int v_poll(session *se, const verb_args *va)
-{
+static int v_poll(session *se, const verb_args *va) {
     uint32_t interval_s = 0, count = 1;
     for (int i = 0; i < va->argc; i++) {
         if (strcmp(va->argv[i], "--interval") == 0 && i + 1 < va->argc &&
@@ -370,8 +357,7 @@ static int v_poll(session *se, const verb_args *va)
     return EXIT_OK;
 }
 
-static int v_status(session *se, const verb_args *va)
-{
+static int v_status(session *se, const verb_args *va) {
     (void)va;
     ew_e3dc_req_status(req(se));
     uint8_t *ans;
@@ -390,8 +376,7 @@ static int v_status(session *se, const verb_args *va)
     return EXIT_OK;
 }
 
-static int v_info(session *se, const verb_args *va)
-{
+static int v_info(session *se, const verb_args *va) {
     (void)va;
     ew_e3dc_sysinfo *si = calloc(1, sizeof *si);
     ew_e3dc_sysinfo_dyn *dy = calloc(1, sizeof *dy);
@@ -433,8 +418,7 @@ out:
     return rc;
 }
 
-static int get_index(const verb_args *va, int *index, const char *verb)
-{
+static int get_index(const verb_args *va, int *index, const char *verb) {
     *index = -1;
     for (int i = 0; i < va->argc; i++) {
         int64_t v;
@@ -450,8 +434,7 @@ static int get_index(const verb_args *va, int *index, const char *verb)
     return 0;
 }
 
-static int v_battery(session *se, const verb_args *va)
-{
+static int v_battery(session *se, const verb_args *va) {
     int index;
     if (get_index(va, &index, "battery") < 0)
         return EXIT_USAGE;
@@ -467,7 +450,8 @@ static int v_battery(session *se, const verb_args *va)
     ew_e3dc_battery *bat = calloc(1, sizeof *bat), *dcbs = calloc(1, sizeof *dcbs);
     ew_diag d = {0};
     rc = EXIT_FAIL;
-    if (!bat || !dcbs || parse_failed(ew_e3dc_parse_battery(ans, len, (unsigned)index, bat, &d), &d))
+    if (!bat || !dcbs ||
+        parse_failed(ew_e3dc_parse_battery(ans, len, (unsigned)index, bat, &d), &d))
         goto out;
     free(ans);
     ans = NULL;
@@ -505,8 +489,7 @@ out:
 }
 
 /* Discovers the devices (rscp.md §11.7); counts are reported, not guessed. */
-static int topology(session *se, ew_e3dc_topology *t)
-{
+static int topology(session *se, ew_e3dc_topology *t) {
     ew_e3dc_req_topology(req(se), EW_E3DC_TOPO_ALL);
     uint8_t *ans;
     size_t len;
@@ -519,8 +502,7 @@ static int topology(session *se, ew_e3dc_topology *t)
     return bad ? EXIT_FAIL : EXIT_OK;
 }
 
-static int v_topology(session *se, const verb_args *va)
-{
+static int v_topology(session *se, const verb_args *va) {
     (void)va;
     ew_e3dc_topology t;
     int rc = topology(se, &t);
@@ -529,8 +511,7 @@ static int v_topology(session *se, const verb_args *va)
     return rc;
 }
 
-static int v_pvi(session *se, const verb_args *va)
-{
+static int v_pvi(session *se, const verb_args *va) {
     int index = -1;
     uint32_t trackers = 0;
     for (int i = 0; i < va->argc; i++) {
@@ -595,8 +576,7 @@ static int v_pvi(session *se, const verb_args *va)
     return rc;
 }
 
-static int v_pm(session *se, const verb_args *va)
-{
+static int v_pm(session *se, const verb_args *va) {
     int index;
     if (get_index(va, &index, "pm") < 0)
         return EXIT_USAGE;
@@ -634,8 +614,7 @@ static int v_pm(session *se, const verb_args *va)
 
 /* Sends one command whose answer is a single result and reports it. */
 static int command(session *se, int (*parse)(const uint8_t *, size_t, ew_e3dc_result *, ew_diag *),
-                   const char *what)
-{
+                   const char *what) {
     uint8_t *ans;
     size_t len;
     int rc = call(se, &ans, &len);
@@ -656,8 +635,7 @@ static int command(session *se, int (*parse)(const uint8_t *, size_t, ew_e3dc_re
     return r.ok ? EXIT_OK : EXIT_FAIL;
 }
 
-static int v_wallbox(session *se, const verb_args *va)
-{
+static int v_wallbox(session *se, const verb_args *va) {
     int index = 0;
     struct {
         ew_e3dc_wb_cmd cmd;
@@ -743,8 +721,7 @@ static int v_wallbox(session *se, const verb_args *va)
     return rc;
 }
 
-static int v_switches(session *se, const verb_args *va)
-{
+static int v_switches(session *se, const verb_args *va) {
     for (int i = 0; i < va->argc; i++) {
         const char *a = va->argv[i];
         int64_t id;
@@ -779,8 +756,7 @@ static int v_switches(session *se, const verb_args *va)
     return rc;
 }
 
-static int read_settings(session *se, ew_e3dc_power_settings *ps)
-{
+static int read_settings(session *se, ew_e3dc_power_settings *ps) {
     ew_e3dc_req_power_settings(req(se));
     uint8_t *ans;
     size_t len;
@@ -796,8 +772,7 @@ static int read_settings(session *se, ew_e3dc_power_settings *ps)
     return EXIT_OK;
 }
 
-static int v_settings(session *se, const verb_args *va)
-{
+static int v_settings(session *se, const verb_args *va) {
     ew_e3dc_power_settings chg;
     memset(&chg, 0, sizeof chg);
     for (int i = 0; i < va->argc; i++) {
@@ -875,8 +850,7 @@ static int v_settings(session *se, const verb_args *va)
     return refused ? EXIT_FAIL : EXIT_OK;
 }
 
-static int v_power(session *se, const verb_args *va)
-{
+static int v_power(session *se, const verb_args *va) {
     static const char *modes[] = {"auto", "idle", "discharge", "charge", "grid-charge"};
     if (va->argc < 1 || va->argc > 2) {
         cli_err("power: give a mode (auto, idle, discharge, charge, grid-charge) and, for the "
@@ -888,8 +862,7 @@ static int v_power(session *se, const verb_args *va)
         if (!strcmp(va->argv[0], modes[k]))
             mode = k;
     int64_t w = 0;
-    if (mode < 0 || (va->argc == 2 && (parse_i64(va->argv[1], &w) < 0 || w < 0 ||
-                                       w > INT32_MAX)) ||
+    if (mode < 0 || (va->argc == 2 && (parse_i64(va->argv[1], &w) < 0 || w < 0 || w > INT32_MAX)) ||
         (mode >= 2 && va->argc != 2)) {
         cli_err("power: bad mode or power (modes: auto, idle, discharge, charge, grid-charge)");
         return EXIT_USAGE;
@@ -902,8 +875,7 @@ static int v_power(session *se, const verb_args *va)
     return rc;
 }
 
-static int v_manual_charge(session *se, const verb_args *va)
-{
+static int v_manual_charge(session *se, const verb_args *va) {
     if (va->argc == 2 && !strcmp(va->argv[0], "--start")) {
         int64_t wh;
         if (parse_i64(va->argv[1], &wh) < 0 || wh <= 0 || wh > UINT32_MAX) {
@@ -934,8 +906,7 @@ static int v_manual_charge(session *se, const verb_args *va)
     return EXIT_OK;
 }
 
-static int v_idle(session *se, const verb_args *va)
-{
+static int v_idle(session *se, const verb_args *va) {
     if (va->argc) {
         cli_err("idle: unknown argument '%s'", va->argv[0]);
         return EXIT_USAGE;
@@ -960,8 +931,7 @@ static int v_idle(session *se, const verb_args *va)
 /* ---- history -------------------------------------------------------------- */
 
 /* Unix time of local midnight starting |y|-|m|-|d| in the zone set in TZ. */
-static int64_t local_midnight(int y, int m, int d)
-{
+static int64_t local_midnight(int y, int m, int d) {
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     tm.tm_year = y - 1900;
@@ -971,8 +941,7 @@ static int64_t local_midnight(int y, int m, int d)
     return (int64_t)mktime(&tm);
 }
 
-static int parse_date(const char *s, int *y, int *m, int *d)
-{
+static int parse_date(const char *s, int *y, int *m, int *d) {
     char extra;
     if (sscanf(s, "%4d-%2d-%2d%c", y, m, d, &extra) != 3 || *m < 1 || *m > 12 || *d < 1 ||
         *d > 31 || *y < 1970) {
@@ -982,8 +951,7 @@ static int parse_date(const char *s, int *y, int *m, int *d)
     return 0;
 }
 
-static int zone_exists(const char *tz)
-{
+static int zone_exists(const char *tz) {
     if (!strcmp(tz, "UTC") || !strcmp(tz, "GMT"))
         return 1;
     char path[512];
@@ -992,8 +960,7 @@ static int zone_exists(const char *tz)
     return strstr(tz, "..") == NULL && stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static void progress(unsigned done, unsigned total)
-{
+static void progress(unsigned done, unsigned total) {
     if (!isatty(STDERR_FILENO) || total < 2)
         return;
     unsigned width = 30, fill = total ? done * width / total : width;
@@ -1006,8 +973,7 @@ static void progress(unsigned done, unsigned total)
     fflush(stderr);
 }
 
-static int v_history(session *se, const verb_args *va, const char *tz)
-{
+static int v_history(session *se, const verb_args *va, const char *tz) {
     const char *from = NULL, *to = NULL;
     unsigned flags = 0;
     for (int i = 0; i < va->argc; i++) {
@@ -1053,8 +1019,8 @@ static int v_history(session *se, const verb_args *va, const char *tz)
     if (!h)
         return EXIT_FAIL;
     if (!se->json)
-        printf("%-10s %10s %12s %10s %10s %10s %10s %8s   (Wh, local days in %s)\n", "day",
-               "pv", "consumption", "bat_in", "bat_out", "grid_imp", "grid_exp", "autarky", tz);
+        printf("%-10s %10s %12s %10s %10s %10s %10s %8s   (Wh, local days in %s)\n", "day", "pv",
+               "consumption", "bat_in", "bat_out", "grid_imp", "grid_exp", "autarky", tz);
     int rc = EXIT_OK;
     unsigned done = 0;
     for (int64_t t = start; t <= end; done++) {
@@ -1108,8 +1074,7 @@ static int v_history(session *se, const verb_args *va, const char *tz)
 
 /* The request tag that asks for |t|: itself when it is a request, else the
  * same number without the answer bit, else the name with REQ_ inserted. */
-static uint32_t request_tag_for(uint32_t id)
-{
+static uint32_t request_tag_for(uint32_t id) {
     const ew_rscp_tag_info *t = ew_rscp_tag_by_id(id);
     if (t && strstr(t->name, "_REQ_"))
         return id;
@@ -1130,8 +1095,7 @@ static uint32_t request_tag_for(uint32_t id)
     return id & ~EW_RSCP_TAG_RESPONSE_BIT;
 }
 
-static int print_tree(session *se, const uint8_t *ans, size_t len)
-{
+static int print_tree(session *se, const uint8_t *ans, size_t len) {
     size_t cap = 65536, need = 0;
     char *out = malloc(cap);
     if (!out)
@@ -1157,8 +1121,7 @@ static int print_tree(session *se, const uint8_t *ans, size_t len)
     return rc < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
-static int print_query_match(void *user, const ew_rscp_value *v)
-{
+static int print_query_match(void *user, const ew_rscp_value *v) {
     session *se = user;
     /* The match is a view into the answer: print its whole TLV (header
      * included) like any other tree, as text or JSON. */
@@ -1166,8 +1129,7 @@ static int print_query_match(void *user, const ew_rscp_value *v)
     return 0;
 }
 
-static int v_get(session *se, const verb_args *va)
-{
+static int v_get(session *se, const verb_args *va) {
     if (va->argc == 0) {
         cli_err("get: give tag names (EMS_POWER_PV) or query paths (BAT_DATA/BAT_RSOC)");
         return EXIT_USAGE;
@@ -1225,8 +1187,7 @@ static int v_get(session *se, const verb_args *va)
 }
 
 /* Adds |text| as a value of |tag|'s declared type. */
-static int add_typed(ew_rscp_builder *b, uint32_t tag, int type, const char *text)
-{
+static int add_typed(ew_rscp_builder *b, uint32_t tag, int type, const char *text) {
     int64_t i;
     char *end;
     switch (type) {
@@ -1255,8 +1216,7 @@ static int add_typed(ew_rscp_builder *b, uint32_t tag, int type, const char *tex
     }
 }
 
-static int v_set(session *se, const verb_args *va)
-{
+static int v_set(session *se, const verb_args *va) {
     if (va->argc == 0) {
         cli_err("set: give TAG=VALUE (the request tag, e.g. EMS_REQ_SET_BATTERY_TO_CAR_MODE=1)");
         return EXIT_USAGE;
@@ -1298,8 +1258,7 @@ static int v_set(session *se, const verb_args *va)
 
 /* Adds one JSON value object {"tag","type"?,"value"?} (the same shape
  * energywire prints) to |b|. */
-static int add_json_value(ew_rscp_builder *b, const json_t *o, int depth)
-{
+static int add_json_value(ew_rscp_builder *b, const json_t *o, int depth) {
     const char *tname = json_string_value(json_object_get(o, "tag"));
     if (!json_is_object(o) || !tname || depth > 16) {
         cli_err("raw: every value needs a \"tag\" (name or 0x id)");
@@ -1350,8 +1309,7 @@ static int add_json_value(ew_rscp_builder *b, const json_t *o, int depth)
     return 0;
 }
 
-static int v_raw(session *se, const verb_args *va)
-{
+static int v_raw(session *se, const verb_args *va) {
     if (va->argc != 1) {
         cli_err("raw: give the request as JSON (or @FILE, or - for standard input), e.g. "
                 "'[{\"tag\":\"EMS_REQ_POWER_PV\"}]'");
@@ -1419,8 +1377,7 @@ static const struct {
     {"raw", v_raw, "send any request written as JSON and print the answer tree"},
 };
 
-int cmd_e3dc_is_verb(const char *verb)
-{
+int cmd_e3dc_is_verb(const char *verb) {
     if (!strcmp(verb, "history"))
         return 1;
     for (size_t k = 0; k < sizeof verbs / sizeof verbs[0]; k++)
@@ -1429,8 +1386,7 @@ int cmd_e3dc_is_verb(const char *verb)
     return 0;
 }
 
-void cmd_e3dc_usage(FILE *out)
-{
+void cmd_e3dc_usage(FILE *out) {
     for (size_t k = 0; k < sizeof verbs / sizeof verbs[0]; k++)
         fprintf(out, "  %-14s %s\n", verbs[k].name, verbs[k].help);
     fprintf(out, "  %-14s %s\n", "history",
@@ -1441,8 +1397,7 @@ void cmd_e3dc_usage(FILE *out)
           out);
 }
 
-int cmd_e3dc(const char *verb, int argc, char **argv)
-{
+int cmd_e3dc(const char *verb, int argc, char **argv) {
     verb_args va;
     memset(&va, 0, sizeof va);
     va.argv = calloc((size_t)argc + 1, sizeof *va.argv);

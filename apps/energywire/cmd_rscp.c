@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void rscp_usage(FILE *out)
-{
+static void rscp_usage(FILE *out) {
     fputs("usage: energywire rscp <verb> [options]\n"
           "verbs that talk to an E3/DC device:\n",
           out);
@@ -45,8 +44,7 @@ typedef struct decode_opts {
 } decode_opts;
 
 /* Prints text with every line indented by two spaces. */
-static void print_indented(const char *text)
-{
+static void print_indented(const char *text) {
     while (*text) {
         const char *nl = strchr(text, '\n');
         size_t n = nl ? (size_t)(nl - text) : strlen(text);
@@ -57,8 +55,7 @@ static void print_indented(const char *text)
 
 /* Prints one frame; returns 0 when its values decoded cleanly. */
 static int print_frame(const ew_rscp_frame *f, unsigned index, size_t offset,
-                       const decode_opts *o)
-{
+                       const decode_opts *o) {
     size_t cap = 65536, need = 0;
     char *out = malloc(cap);
     if (!out) {
@@ -66,8 +63,8 @@ static int print_frame(const ew_rscp_frame *f, unsigned index, size_t offset,
         return -1;
     }
     ew_diag d = {0};
-    int (*print)(const uint8_t *, size_t, unsigned, unsigned, char *, size_t, size_t *,
-                 ew_diag *) = o->json ? ew_rscp_print_json : ew_rscp_print_text;
+    int (*print)(const uint8_t *, size_t, unsigned, unsigned, char *, size_t, size_t *, ew_diag *) =
+        o->json ? ew_rscp_print_json : ew_rscp_print_text;
     int rc = print(f->data, f->data_len, 0, o->print_flags, out, cap, &need, &d);
     if (rc == EW_ERR_NOBUF) {
         char *bigger = realloc(out, need);
@@ -94,8 +91,7 @@ static int print_frame(const ew_rscp_frame *f, unsigned index, size_t offset,
     return rc < 0 ? -1 : 0;
 }
 
-static void print_error(unsigned index, const ew_diag *d, const decode_opts *o)
-{
+static void print_error(unsigned index, const ew_diag *d, const decode_opts *o) {
     char msg[256];
     ew_diag_format(d, msg, sizeof msg);
     if (o->json)
@@ -106,16 +102,15 @@ static void print_error(unsigned index, const ew_diag *d, const decode_opts *o)
     cli_err("%s", msg);
 }
 
-static int decode_plain(const uint8_t *in, size_t len, const decode_opts *o)
-{
+static int decode_plain(const uint8_t *in, size_t len, const decode_opts *o) {
     size_t off = 0;
     unsigned index = 0;
     int bad = 0;
     while (off < len) {
         ew_rscp_frame f;
         ew_diag d = {0};
-        int rc = ew_rscp_frame_decode(in + off, len - off, &f, o->decode_flags | EW_RSCP_DECODE_FINAL,
-                                      &d);
+        int rc = ew_rscp_frame_decode(in + off, len - off, &f,
+                                      o->decode_flags | EW_RSCP_DECODE_FINAL, &d);
         index++;
         if (rc < 0) {
             d.offset += off;
@@ -140,8 +135,7 @@ static int decode_plain(const uint8_t *in, size_t len, const decode_opts *o)
 }
 
 static int decode_encrypted(const uint8_t *in, size_t len, const char *key, const uint8_t *iv,
-                            const decode_opts *o)
-{
+                            const decode_opts *o) {
     uint8_t k[EW_RSCP_KEY_LEN];
     size_t used = ew_rscp_key_derive(key, strlen(key), k);
     if (used < strlen(key))
@@ -213,8 +207,7 @@ static int decode_encrypted(const uint8_t *in, size_t len, const char *key, cons
     return bad == 2 ? EXIT_USAGE : bad ? EXIT_FAIL : EXIT_OK;
 }
 
-static int cmd_decode(int argc, char **argv)
-{
+static int cmd_decode(int argc, char **argv) {
     decode_opts o = {0};
     const char *key_arg = NULL, *key_file = NULL, *file = NULL, *iv_hex = NULL;
     char *hex = NULL;
@@ -293,7 +286,8 @@ static int cmd_decode(int argc, char **argv)
         goto out;
     }
     int failed = 0;
-    char *key = o.plain ? NULL : cli_secret("RSCP key", key_arg, key_file, "E3DC_RSCP_KEY", &failed);
+    char *key =
+        o.plain ? NULL : cli_secret("RSCP key", key_arg, key_file, "E3DC_RSCP_KEY", &failed);
     if (failed) {
         free(in);
         rc = EXIT_FAIL;
@@ -310,12 +304,12 @@ out:
     return rc;
 }
 
-static int contains_ci(const char *hay, const char *needle)
-{
+static int contains_ci(const char *hay, const char *needle) {
     size_t n = strlen(needle);
     for (; *hay; hay++) {
         size_t i = 0;
-        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+        while (i < n && hay[i] &&
+               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
             i++;
         if (i == n)
             return 1;
@@ -323,8 +317,7 @@ static int contains_ci(const char *hay, const char *needle)
     return n == 0;
 }
 
-static int cmd_tags(int argc, char **argv)
-{
+static int cmd_tags(int argc, char **argv) {
     int json = 0;
     const char *pattern = "";
     for (int i = 1; i < argc; i++) {
@@ -353,8 +346,8 @@ static int cmd_tags(int argc, char **argv)
         if (json)
             printf("%s{\"id\":\"0x%08lx\",\"name\":\"%s\",\"type\":\"%s\",\"namespace\":\"%s\","
                    "\"unit\":\"%s\"}",
-                   shown ? "," : "", (unsigned long)t->id, ew_rscp_tag_short_name(t), type,
-                   t->ns, t->unit);
+                   shown ? "," : "", (unsigned long)t->id, ew_rscp_tag_short_name(t), type, t->ns,
+                   t->unit);
         else
             printf("0x%08lx  %-48s %-10s %-6s %s\n", (unsigned long)t->id,
                    ew_rscp_tag_short_name(t), type, t->ns, t->unit);
@@ -367,8 +360,7 @@ static int cmd_tags(int argc, char **argv)
     return shown ? EXIT_OK : EXIT_FAIL;
 }
 
-int cmd_rscp(int argc, char **argv)
-{
+int cmd_rscp(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         rscp_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;

@@ -13,8 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *trim(char *s)
-{
+static char *trim(char *s) {
     while (isspace((unsigned char)*s))
         s++;
     size_t n = strlen(s);
@@ -23,8 +22,7 @@ static char *trim(char *s)
     return s;
 }
 
-int cli_conf_load(cli_conf *c, const char *path)
-{
+int cli_conf_load(cli_conf *c, const char *path) {
     size_t len;
     char *text = cli_read_file(path, &len);
     if (!text)
@@ -71,8 +69,7 @@ int cli_conf_load(cli_conf *c, const char *path)
     return rc;
 }
 
-const char *cli_conf_get(const cli_conf *c, const char *key)
-{
+const char *cli_conf_get(const cli_conf *c, const char *key) {
     const char *e = getenv(key);
     if (e && *e)
         return e;
@@ -83,8 +80,7 @@ const char *cli_conf_get(const cli_conf *c, const char *key)
     return NULL;
 }
 
-void cli_conf_free(cli_conf *c)
-{
+void cli_conf_free(cli_conf *c) {
     for (size_t i = 0; i < c->n; i++) {
         free(c->keys[i]);
         if (c->vals[i]) {

@@ -7,8 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static void usage(FILE *out)
-{
+static void usage(FILE *out) {
     fputs("usage: energywire <command> [arguments]\n"
           "\n"
           "commands:\n"
@@ -24,8 +23,7 @@ static void usage(FILE *out)
           out);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

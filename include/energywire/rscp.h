@@ -281,8 +281,8 @@ EW_API void ew_rscp_builder_init_frame(ew_rscp_builder *b, uint8_t *buf, size_t 
  * error: `EW_ERR_TOO_BIG` (value longer than 65535 bytes), `EW_ERR_INVAL`.
  * Running out of buffer is not an error here; _finish() reports it.
  */
-EW_API int ew_rscp_builder_add_raw(ew_rscp_builder *b, uint32_t tag, uint8_t type,
-                                   const void *data, size_t len);
+EW_API int ew_rscp_builder_add_raw(ew_rscp_builder *b, uint32_t tag, uint8_t type, const void *data,
+                                   size_t len);
 
 /* Typed adders; each writes exactly the size rscp.md §3.2 gives the type. */
 EW_API int ew_rscp_builder_add_none(ew_rscp_builder *b, uint32_t tag);
@@ -297,12 +297,10 @@ EW_API int ew_rscp_builder_add_int64(ew_rscp_builder *b, uint32_t tag, int64_t v
 EW_API int ew_rscp_builder_add_uint64(ew_rscp_builder *b, uint32_t tag, uint64_t v);
 EW_API int ew_rscp_builder_add_float32(ew_rscp_builder *b, uint32_t tag, float v);
 EW_API int ew_rscp_builder_add_double64(ew_rscp_builder *b, uint32_t tag, double v);
-EW_API int ew_rscp_builder_add_timestamp(ew_rscp_builder *b, uint32_t tag,
-                                         ew_rscp_timestamp ts);
+EW_API int ew_rscp_builder_add_timestamp(ew_rscp_builder *b, uint32_t tag, ew_rscp_timestamp ts);
 /* CString of |len| bytes (no NUL is written); ew_rscp_builder_add_string()
  * takes a NUL-terminated string. */
-EW_API int ew_rscp_builder_add_cstring(ew_rscp_builder *b, uint32_t tag, const char *s,
-                                       size_t len);
+EW_API int ew_rscp_builder_add_cstring(ew_rscp_builder *b, uint32_t tag, const char *s, size_t len);
 EW_API int ew_rscp_builder_add_string(ew_rscp_builder *b, uint32_t tag, const char *s);
 EW_API int ew_rscp_builder_add_bytes(ew_rscp_builder *b, uint32_t tag, const void *data,
                                      size_t len);
@@ -376,8 +374,8 @@ typedef struct ew_rscp_frame {
  * (offset of the CRC), `EW_ERR_TRUNCATED` (with EW_RSCP_DECODE_FINAL),
  * `EW_ERR_OVERRUN`/`EW_ERR_DEPTH` (with EW_RSCP_DECODE_VALIDATE).
  */
-EW_API int ew_rscp_frame_decode(const uint8_t *buf, size_t len, ew_rscp_frame *f,
-                                unsigned flags, ew_diag *d);
+EW_API int ew_rscp_frame_decode(const uint8_t *buf, size_t len, ew_rscp_frame *f, unsigned flags,
+                                ew_diag *d);
 
 /*
  * Writes a whole frame around the |data_len| value bytes at |data| into |out|.
@@ -498,8 +496,8 @@ typedef struct ew_rscp_stream {
  * EW_RSCP_STREAM_BUF_MIN bytes, else `EW_ERR_NOBUF`).  |flags| are
  * EW_RSCP_DECODE_* flags applied to every frame.  Returns `EW_OK`.
  */
-EW_API int ew_rscp_stream_init(ew_rscp_stream *s, const ew_rscp_cipher *c, uint8_t *buf,
-                               size_t cap, unsigned flags);
+EW_API int ew_rscp_stream_init(ew_rscp_stream *s, const ew_rscp_cipher *c, uint8_t *buf, size_t cap,
+                               unsigned flags);
 
 /*
  * Feeds |len| bytes of ciphertext.  Returns the number of bytes taken
@@ -555,9 +553,8 @@ EW_API int ew_rscp_value_format(const ew_rscp_value *v, unsigned flags, char *ou
  * needed including NUL), `EW_ERR_OVERRUN`, `EW_ERR_DEPTH` (the values before
  * the fault are printed, followed by a line naming the fault).
  */
-EW_API int ew_rscp_print_text(const uint8_t *area, size_t len, unsigned max_depth,
-                              unsigned flags, char *out, size_t cap, size_t *written,
-                              ew_diag *d);
+EW_API int ew_rscp_print_text(const uint8_t *area, size_t len, unsigned max_depth, unsigned flags,
+                              char *out, size_t cap, size_t *written, ew_diag *d);
 
 /*
  * Prints the TLV area as a JSON array of objects
@@ -566,9 +563,8 @@ EW_API int ew_rscp_print_text(const uint8_t *area, size_t len, unsigned max_dept
  * ew_rscp_print_text(); on a fault the JSON is still well formed and ends with
  * an {"error": ...} entry.
  */
-EW_API int ew_rscp_print_json(const uint8_t *area, size_t len, unsigned max_depth,
-                              unsigned flags, char *out, size_t cap, size_t *written,
-                              ew_diag *d);
+EW_API int ew_rscp_print_json(const uint8_t *area, size_t len, unsigned max_depth, unsigned flags,
+                              char *out, size_t cap, size_t *written, ew_diag *d);
 
 /* ------------------------------------------------------------------------ */
 /* Query language (path and filter, as rscp_lib's get_tag_by_path)           */

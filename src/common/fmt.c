@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ew_sb_init(ew_sb *sb, char *buf, size_t cap)
-{
+void ew_sb_init(ew_sb *sb, char *buf, size_t cap) {
     sb->buf = buf;
     sb->cap = cap;
     sb->len = 0;
@@ -17,8 +16,7 @@ void ew_sb_init(ew_sb *sb, char *buf, size_t cap)
         buf[0] = '\0';
 }
 
-void ew_sb_put(ew_sb *sb, const char *s, size_t n)
-{
+void ew_sb_put(ew_sb *sb, const char *s, size_t n) {
     if (sb->cap && sb->len < sb->cap - 1) {
         size_t room = sb->cap - 1 - sb->len;
         size_t k = n < room ? n : room;
@@ -28,12 +26,15 @@ void ew_sb_put(ew_sb *sb, const char *s, size_t n)
     sb->len += n;
 }
 
-void ew_sb_putc(ew_sb *sb, char c) { ew_sb_put(sb, &c, 1); }
+void ew_sb_putc(ew_sb *sb, char c) {
+    ew_sb_put(sb, &c, 1);
+}
 
-void ew_sb_puts(ew_sb *sb, const char *s) { ew_sb_put(sb, s, strlen(s)); }
+void ew_sb_puts(ew_sb *sb, const char *s) {
+    ew_sb_put(sb, s, strlen(s));
+}
 
-void ew_sb_printf(ew_sb *sb, const char *fmt, ...)
-{
+void ew_sb_printf(ew_sb *sb, const char *fmt, ...) {
     char tmp[128];
     va_list ap;
     va_start(ap, fmt);
@@ -58,15 +59,13 @@ void ew_sb_printf(ew_sb *sb, const char *fmt, ...)
     sb->len += (size_t)n;
 }
 
-void ew_sb_indent(ew_sb *sb, unsigned n)
-{
+void ew_sb_indent(ew_sb *sb, unsigned n) {
     for (unsigned i = 0; i < n; i++)
         ew_sb_put(sb, "  ", 2);
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static size_t utf8_len(const uint8_t *s, size_t n)
-{
+static size_t utf8_len(const uint8_t *s, size_t n) {
     uint8_t c = s[0];
     size_t k;
     uint32_t cp;
@@ -97,8 +96,7 @@ static size_t utf8_len(const uint8_t *s, size_t n)
     return k;
 }
 
-void ew_sb_json_escape(ew_sb *sb, const uint8_t *s, size_t n)
-{
+void ew_sb_json_escape(ew_sb *sb, const uint8_t *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         uint8_t c = s[i];
@@ -144,8 +142,7 @@ void ew_sb_json_escape(ew_sb *sb, const uint8_t *s, size_t n)
     }
 }
 
-void ew_sb_hex(ew_sb *sb, const uint8_t *s, size_t n)
-{
+void ew_sb_hex(ew_sb *sb, const uint8_t *s, size_t n) {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
         char two[2] = {digits[s[i] >> 4], digits[s[i] & 15]};
@@ -153,8 +150,7 @@ void ew_sb_hex(ew_sb *sb, const uint8_t *s, size_t n)
     }
 }
 
-static int special(ew_sb *sb, double f)
-{
+static int special(ew_sb *sb, double f) {
     if (isnan(f)) {
         ew_sb_puts(sb, "nan");
         return 1;
@@ -166,8 +162,7 @@ static int special(ew_sb *sb, double f)
     return 0;
 }
 
-void ew_sb_float(ew_sb *sb, float f)
-{
+void ew_sb_float(ew_sb *sb, float f) {
     if (special(sb, f))
         return;
     char tmp[48];
@@ -179,8 +174,7 @@ void ew_sb_float(ew_sb *sb, float f)
     ew_sb_puts(sb, tmp);
 }
 
-void ew_sb_double(ew_sb *sb, double f)
-{
+void ew_sb_double(ew_sb *sb, double f) {
     if (special(sb, f))
         return;
     char tmp[48];
@@ -192,8 +186,7 @@ void ew_sb_double(ew_sb *sb, double f)
     ew_sb_puts(sb, tmp);
 }
 
-void ew_sb_iso8601(ew_sb *sb, int64_t seconds, uint32_t nanoseconds)
-{
+void ew_sb_iso8601(ew_sb *sb, int64_t seconds, uint32_t nanoseconds) {
     /* Civil date from days since 1970-01-01 in the proleptic Gregorian
      * calendar, counting in 400-year eras that start on 0000-03-01. */
     int64_t days = seconds / 86400;
@@ -211,9 +204,9 @@ void ew_sb_iso8601(ew_sb *sb, int64_t seconds, uint32_t nanoseconds)
     int64_t day = doy - (153 * mp + 2) / 5 + 1;
     int64_t month = mp < 10 ? mp + 3 : mp - 9;
     int64_t year = yoe + era * 400 + (month <= 2);
-    ew_sb_printf(sb, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", (long long)year,
-                 (long long)month, (long long)day, (long long)(rem / 3600),
-                 (long long)(rem / 60 % 60), (long long)(rem % 60));
+    ew_sb_printf(sb, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", (long long)year, (long long)month,
+                 (long long)day, (long long)(rem / 3600), (long long)(rem / 60 % 60),
+                 (long long)(rem % 60));
     if (nanoseconds) {
         if (nanoseconds > 999999999u)
             nanoseconds = 999999999u;
@@ -227,8 +220,7 @@ void ew_sb_iso8601(ew_sb *sb, int64_t seconds, uint32_t nanoseconds)
     ew_sb_putc(sb, 'Z');
 }
 
-int ew_time_format(int64_t seconds, uint32_t nanoseconds, char *out, size_t cap)
-{
+int ew_time_format(int64_t seconds, uint32_t nanoseconds, char *out, size_t cap) {
     ew_sb sb;
     ew_sb_init(&sb, out, cap);
     ew_sb_iso8601(&sb, seconds, nanoseconds);

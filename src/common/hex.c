@@ -1,8 +1,7 @@
 /* Hex text <-> bytes, used by the CLI, tests and printers. */
 #include <energywire/ew.h>
 
-static int nibble(char c)
-{
+static int nibble(char c) {
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -12,8 +11,7 @@ static int nibble(char c)
     return -1;
 }
 
-int ew_hex_decode(const char *hex, size_t len, uint8_t *out, size_t cap)
-{
+int ew_hex_decode(const char *hex, size_t len, uint8_t *out, size_t cap) {
     size_t n = 0;
     int hi = -1;
     for (size_t i = 0; i < len; i++) {
@@ -37,8 +35,7 @@ int ew_hex_decode(const char *hex, size_t len, uint8_t *out, size_t cap)
     return (int)n;
 }
 
-int ew_hex_encode(const uint8_t *in, size_t len, char *out, size_t cap)
-{
+int ew_hex_encode(const uint8_t *in, size_t len, char *out, size_t cap) {
     static const char digits[] = "0123456789abcdef";
     if (cap < len * 2 + 1)
         return EW_ERR_NOBUF;

@@ -5,30 +5,26 @@
  */
 #include "rscp/rscp_int.h"
 
-void ew_rscp_builder_init(ew_rscp_builder *b, uint8_t *buf, size_t cap)
-{
+void ew_rscp_builder_init(ew_rscp_builder *b, uint8_t *buf, size_t cap) {
     memset(b, 0, sizeof *b);
     b->buf = buf;
     b->cap = buf ? cap : 0;
 }
 
-void ew_rscp_builder_init_frame(ew_rscp_builder *b, uint8_t *buf, size_t cap)
-{
+void ew_rscp_builder_init_frame(ew_rscp_builder *b, uint8_t *buf, size_t cap) {
     ew_rscp_builder_init(b, buf, cap);
     b->frame = 1;
     b->start = b->len = EW_RSCP_HEADER_LEN;
 }
 
 /* Copies |n| bytes at the current end when they fit; always advances. */
-static void put(ew_rscp_builder *b, const void *src, size_t n)
-{
+static void put(ew_rscp_builder *b, const void *src, size_t n) {
     if (b->len <= b->cap && n <= b->cap - b->len && n)
         memcpy(b->buf + b->len, src, n);
     b->len += n;
 }
 
-static int header(ew_rscp_builder *b, uint32_t tag, uint8_t type, size_t len)
-{
+static int header(ew_rscp_builder *b, uint32_t tag, uint8_t type, size_t len) {
     if (b->err)
         return b->err;
     if (len > UINT16_MAX)
@@ -42,8 +38,7 @@ static int header(ew_rscp_builder *b, uint32_t tag, uint8_t type, size_t len)
 }
 
 int ew_rscp_builder_add_raw(ew_rscp_builder *b, uint32_t tag, uint8_t type, const void *data,
-                            size_t len)
-{
+                            size_t len) {
     if (len && !data && !b->err)
         b->err = EW_ERR_INVAL;
     int rc = header(b, tag, type, len);
@@ -53,72 +48,61 @@ int ew_rscp_builder_add_raw(ew_rscp_builder *b, uint32_t tag, uint8_t type, cons
     return EW_OK;
 }
 
-int ew_rscp_builder_add_none(ew_rscp_builder *b, uint32_t tag)
-{
+int ew_rscp_builder_add_none(ew_rscp_builder *b, uint32_t tag) {
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_NONE, NULL, 0);
 }
 
-int ew_rscp_builder_add_bool(ew_rscp_builder *b, uint32_t tag, int v)
-{
+int ew_rscp_builder_add_bool(ew_rscp_builder *b, uint32_t tag, int v) {
     uint8_t x = v ? 1 : 0;
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_BOOL, &x, 1);
 }
 
-int ew_rscp_builder_add_char8(ew_rscp_builder *b, uint32_t tag, int8_t v)
-{
+int ew_rscp_builder_add_char8(ew_rscp_builder *b, uint32_t tag, int8_t v) {
     uint8_t x = (uint8_t)v;
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_CHAR8, &x, 1);
 }
 
-int ew_rscp_builder_add_uchar8(ew_rscp_builder *b, uint32_t tag, uint8_t v)
-{
+int ew_rscp_builder_add_uchar8(ew_rscp_builder *b, uint32_t tag, uint8_t v) {
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_UCHAR8, &v, 1);
 }
 
-int ew_rscp_builder_add_int16(ew_rscp_builder *b, uint32_t tag, int16_t v)
-{
+int ew_rscp_builder_add_int16(ew_rscp_builder *b, uint32_t tag, int16_t v) {
     uint8_t x[2];
     ew_wr16(x, (uint16_t)v);
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_INT16, x, 2);
 }
 
-int ew_rscp_builder_add_uint16(ew_rscp_builder *b, uint32_t tag, uint16_t v)
-{
+int ew_rscp_builder_add_uint16(ew_rscp_builder *b, uint32_t tag, uint16_t v) {
     uint8_t x[2];
     ew_wr16(x, v);
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_UINT16, x, 2);
 }
 
-int ew_rscp_builder_add_int32(ew_rscp_builder *b, uint32_t tag, int32_t v)
-{
+int ew_rscp_builder_add_int32(ew_rscp_builder *b, uint32_t tag, int32_t v) {
     uint8_t x[4];
     ew_wr32(x, (uint32_t)v);
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_INT32, x, 4);
 }
 
-int ew_rscp_builder_add_uint32(ew_rscp_builder *b, uint32_t tag, uint32_t v)
-{
+int ew_rscp_builder_add_uint32(ew_rscp_builder *b, uint32_t tag, uint32_t v) {
     uint8_t x[4];
     ew_wr32(x, v);
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_UINT32, x, 4);
 }
 
-int ew_rscp_builder_add_int64(ew_rscp_builder *b, uint32_t tag, int64_t v)
-{
+int ew_rscp_builder_add_int64(ew_rscp_builder *b, uint32_t tag, int64_t v) {
     uint8_t x[8];
     ew_wr64(x, (uint64_t)v);
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_INT64, x, 8);
 }
 
-int ew_rscp_builder_add_uint64(ew_rscp_builder *b, uint32_t tag, uint64_t v)
-{
+int ew_rscp_builder_add_uint64(ew_rscp_builder *b, uint32_t tag, uint64_t v) {
     uint8_t x[8];
     ew_wr64(x, v);
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_UINT64, x, 8);
 }
 
-int ew_rscp_builder_add_float32(ew_rscp_builder *b, uint32_t tag, float v)
-{
+int ew_rscp_builder_add_float32(ew_rscp_builder *b, uint32_t tag, float v) {
     uint32_t bits;
     memcpy(&bits, &v, sizeof bits);
     uint8_t x[4];
@@ -126,8 +110,7 @@ int ew_rscp_builder_add_float32(ew_rscp_builder *b, uint32_t tag, float v)
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_FLOAT32, x, 4);
 }
 
-int ew_rscp_builder_add_double64(ew_rscp_builder *b, uint32_t tag, double v)
-{
+int ew_rscp_builder_add_double64(ew_rscp_builder *b, uint32_t tag, double v) {
     uint64_t bits;
     memcpy(&bits, &v, sizeof bits);
     uint8_t x[8];
@@ -135,8 +118,7 @@ int ew_rscp_builder_add_double64(ew_rscp_builder *b, uint32_t tag, double v)
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_DOUBLE64, x, 8);
 }
 
-int ew_rscp_builder_add_timestamp(ew_rscp_builder *b, uint32_t tag, ew_rscp_timestamp ts)
-{
+int ew_rscp_builder_add_timestamp(ew_rscp_builder *b, uint32_t tag, ew_rscp_timestamp ts) {
     /* Seconds first, then nanoseconds, as E3/DC's own code lays it out
      * (rscp.md §3.2; pye3dc's writer is broken and not followed). */
     uint8_t x[12];
@@ -145,13 +127,11 @@ int ew_rscp_builder_add_timestamp(ew_rscp_builder *b, uint32_t tag, ew_rscp_time
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_TIMESTAMP, x, 12);
 }
 
-int ew_rscp_builder_add_cstring(ew_rscp_builder *b, uint32_t tag, const char *s, size_t len)
-{
+int ew_rscp_builder_add_cstring(ew_rscp_builder *b, uint32_t tag, const char *s, size_t len) {
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_CSTRING, s, len);
 }
 
-int ew_rscp_builder_add_string(ew_rscp_builder *b, uint32_t tag, const char *s)
-{
+int ew_rscp_builder_add_string(ew_rscp_builder *b, uint32_t tag, const char *s) {
     if (!s) {
         if (!b->err)
             b->err = EW_ERR_INVAL;
@@ -160,25 +140,21 @@ int ew_rscp_builder_add_string(ew_rscp_builder *b, uint32_t tag, const char *s)
     return ew_rscp_builder_add_cstring(b, tag, s, strlen(s));
 }
 
-int ew_rscp_builder_add_bytes(ew_rscp_builder *b, uint32_t tag, const void *data, size_t len)
-{
+int ew_rscp_builder_add_bytes(ew_rscp_builder *b, uint32_t tag, const void *data, size_t len) {
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_BYTEARRAY, data, len);
 }
 
-int ew_rscp_builder_add_bitfield(ew_rscp_builder *b, uint32_t tag, const void *data, size_t len)
-{
+int ew_rscp_builder_add_bitfield(ew_rscp_builder *b, uint32_t tag, const void *data, size_t len) {
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_BITFIELD, data, len);
 }
 
-int ew_rscp_builder_add_error(ew_rscp_builder *b, uint32_t tag, uint32_t code)
-{
+int ew_rscp_builder_add_error(ew_rscp_builder *b, uint32_t tag, uint32_t code) {
     uint8_t x[4];
     ew_wr32(x, code);
     return ew_rscp_builder_add_raw(b, tag, EW_RSCP_TYPE_ERROR, x, 4);
 }
 
-int ew_rscp_builder_add_int(ew_rscp_builder *b, uint32_t tag, int64_t v)
-{
+int ew_rscp_builder_add_int(ew_rscp_builder *b, uint32_t tag, int64_t v) {
     const ew_rscp_tag_info *t = ew_rscp_tag_by_id(tag);
     int type = t ? t->type : -1;
     switch (type) {
@@ -235,8 +211,7 @@ int ew_rscp_builder_add_int(ew_rscp_builder *b, uint32_t tag, int64_t v)
     return b->err;
 }
 
-int ew_rscp_builder_open(ew_rscp_builder *b, uint32_t tag)
-{
+int ew_rscp_builder_open(ew_rscp_builder *b, uint32_t tag) {
     if (b->err)
         return b->err;
     if (b->depth >= EW_RSCP_BUILDER_MAX_DEPTH)
@@ -246,8 +221,7 @@ int ew_rscp_builder_open(ew_rscp_builder *b, uint32_t tag)
     return header(b, tag, EW_RSCP_TYPE_CONTAINER, 0);
 }
 
-int ew_rscp_builder_close(ew_rscp_builder *b)
-{
+int ew_rscp_builder_close(ew_rscp_builder *b) {
     if (b->err)
         return b->err;
     if (b->depth == 0)
@@ -261,8 +235,7 @@ int ew_rscp_builder_close(ew_rscp_builder *b)
     return EW_OK;
 }
 
-static int finish_common(ew_rscp_builder *b, size_t total, size_t *written)
-{
+static int finish_common(ew_rscp_builder *b, size_t total, size_t *written) {
     if (b->err)
         return b->err;
     if (b->depth)
@@ -272,16 +245,14 @@ static int finish_common(ew_rscp_builder *b, size_t total, size_t *written)
     return total > b->cap ? EW_ERR_NOBUF : EW_OK;
 }
 
-int ew_rscp_builder_finish(ew_rscp_builder *b, size_t *written)
-{
+int ew_rscp_builder_finish(ew_rscp_builder *b, size_t *written) {
     if (b->frame && !b->err)
         return EW_ERR_STATE;
     return finish_common(b, b->len, written);
 }
 
 int ew_rscp_builder_finish_frame(ew_rscp_builder *b, ew_rscp_timestamp ts, int with_crc,
-                                 size_t *written)
-{
+                                 size_t *written) {
     if (!b->frame && !b->err)
         return EW_ERR_STATE;
     size_t data_len = b->len - EW_RSCP_HEADER_LEN;

@@ -84,45 +84,38 @@ struct ew_rscp_conn {
 
 /* ---- memory ---------------------------------------------------------------- */
 
-static void *mem_alloc(ew_rscp_conn *c, size_t n)
-{
+static void *mem_alloc(ew_rscp_conn *c, size_t n) {
     return c->mem.malloc_fn(n, c->mem.user);
 }
 
-static void mem_free(ew_rscp_conn *c, void *p)
-{
+static void mem_free(ew_rscp_conn *c, void *p) {
     if (p)
         c->mem.free_fn(p, c->mem.user);
 }
 
-static void *std_malloc(size_t n, void *user)
-{
+static void *std_malloc(size_t n, void *user) {
     (void)user;
     return malloc(n);
 }
 
-static void *std_realloc(void *p, size_t n, void *user)
-{
+static void *std_realloc(void *p, size_t n, void *user) {
     (void)user;
     return realloc(p, n);
 }
 
-static void std_free(void *p, void *user)
-{
+static void std_free(void *p, void *user) {
     (void)user;
     free(p);
 }
 
 /* ---- logging and failure ------------------------------------------------- */
 
-static void log_msg(ew_rscp_conn *c, int level, const char *msg)
-{
+static void log_msg(ew_rscp_conn *c, int level, const char *msg) {
     if (c->log)
         c->log(c->log_user, level, msg);
 }
 
-static int push_ev(ew_rscp_conn *c, ew_rscp_event_type type, uint32_t id, int err, int level)
-{
+static int push_ev(ew_rscp_conn *c, ew_rscp_event_type type, uint32_t id, int err, int level) {
     if (c->evcount == c->evcap)
         return EW_ERR_NOBUF; /* cannot happen: sized for every queued request */
     conn_ev *e = &c->evq[(c->evhead + c->evcount++) % c->evcap];
@@ -133,10 +126,11 @@ static int push_ev(ew_rscp_conn *c, ew_rscp_event_type type, uint32_t id, int er
     return EW_OK;
 }
 
-static conn_req *q_at(const ew_rscp_conn *c, size_t i) { return &c->q[(c->qhead + i) % c->qcap]; }
+static conn_req *q_at(const ew_rscp_conn *c, size_t i) {
+    return &c->q[(c->qhead + i) % c->qcap];
+}
 
-static void q_pop(ew_rscp_conn *c)
-{
+static void q_pop(ew_rscp_conn *c) {
     conn_req *r = q_at(c, 0);
     if (r->sent && c->role == EW_RSCP_ROLE_CLIENT)
         c->inflight--;
@@ -152,8 +146,7 @@ static void q_pop(ew_rscp_conn *c)
  * Ends the connection: every queued request fails with |err| and a CLOSED
  * event follows.  The first failure is kept (errors are sticky).
  */
-static void conn_fail(ew_rscp_conn *c, int err, const char *detail)
-{
+static void conn_fail(ew_rscp_conn *c, int err, const char *detail) {
     if (c->state == ST_CLOSED)
         return;
     c->err = err;
@@ -172,8 +165,7 @@ static void conn_fail(ew_rscp_conn *c, int err, const char *detail)
 
 /* ---- sending ----------------------------------------------------------------- */
 
-static int out_reserve(ew_rscp_conn *c, size_t n)
-{
+static int out_reserve(ew_rscp_conn *c, size_t n) {
     if (c->out_off && c->out_off == c->out_len)
         c->out_off = c->out_len = 0;
     if (c->out_len + n <= c->out_cap)
@@ -197,8 +189,7 @@ static int out_reserve(ew_rscp_conn *c, size_t n)
 }
 
 /* Frames |len| value bytes, encrypts them and appends them to the output. */
-static int send_frame(ew_rscp_conn *c, const uint8_t *tlvs, size_t len)
-{
+static int send_frame(ew_rscp_conn *c, const uint8_t *tlvs, size_t len) {
     if (len > UINT16_MAX)
         return EW_ERR_TOO_BIG;
     size_t frame_len = EW_RSCP_HEADER_LEN + len + EW_RSCP_CRC_LEN;
@@ -226,8 +217,7 @@ static int send_frame(ew_rscp_conn *c, const uint8_t *tlvs, size_t len)
 }
 
 /* Client: sends queued requests while the in-flight limit allows. */
-static void client_pump(ew_rscp_conn *c, uint64_t now_ms)
-{
+static void client_pump(ew_rscp_conn *c, uint64_t now_ms) {
     for (size_t i = 0; i < c->qcount && c->state != ST_CLOSED; i++) {
         conn_req *r = q_at(c, i);
         if (r->sent)
@@ -244,8 +234,7 @@ static void client_pump(ew_rscp_conn *c, uint64_t now_ms)
         }
         r->sent = 1;
         c->inflight++;
-        r->deadline =
-            now_ms + (r->kind == REQ_LOGIN ? c->login_timeout_ms : c->request_timeout_ms);
+        r->deadline = now_ms + (r->kind == REQ_LOGIN ? c->login_timeout_ms : c->request_timeout_ms);
         /* The login's copy of the password is not needed any more. */
         if (r->kind == REQ_LOGIN)
             memset(r->tlvs, 0, r->len);
@@ -253,8 +242,7 @@ static void client_pump(ew_rscp_conn *c, uint64_t now_ms)
 }
 
 /* Server: sends answers that are ready, in request order. */
-static void server_flush(ew_rscp_conn *c)
-{
+static void server_flush(ew_rscp_conn *c) {
     while (c->qcount && q_at(c, 0)->tlvs) {
         conn_req *r = q_at(c, 0);
         int rc = send_frame(c, r->tlvs, r->len);
@@ -266,8 +254,7 @@ static void server_flush(ew_rscp_conn *c)
     }
 }
 
-static int enqueue(ew_rscp_conn *c, int kind, const uint8_t *tlvs, size_t len, uint32_t *id)
-{
+static int enqueue(ew_rscp_conn *c, int kind, const uint8_t *tlvs, size_t len, uint32_t *id) {
     if (c->qcount == c->qcap)
         return EW_ERR_NOBUF;
     uint8_t *copy = mem_alloc(c, len ? len : 1);
@@ -291,8 +278,7 @@ static int enqueue(ew_rscp_conn *c, int kind, const uint8_t *tlvs, size_t len, u
 
 /* ---- life cycle ------------------------------------------------------------ */
 
-void ew_rscp_conn_opts_init(ew_rscp_conn_opts *o, ew_rscp_role role)
-{
+void ew_rscp_conn_opts_init(ew_rscp_conn_opts *o, ew_rscp_role role) {
     memset(o, 0, sizeof *o);
     o->role = role;
     o->request_timeout_ms = 5000;
@@ -301,8 +287,7 @@ void ew_rscp_conn_opts_init(ew_rscp_conn_opts *o, ew_rscp_role role)
     o->max_queue = 64;
 }
 
-int ew_rscp_conn_new(ew_rscp_conn **out, const ew_rscp_conn_opts *o, const ew_mem *mem)
-{
+int ew_rscp_conn_new(ew_rscp_conn **out, const ew_rscp_conn_opts *o, const ew_mem *mem) {
     *out = NULL;
     if (!o || !o->rscp_key)
         return EW_ERR_INVAL;
@@ -381,8 +366,7 @@ nomem:
     return EW_ERR_NOMEM;
 }
 
-void ew_rscp_conn_del(ew_rscp_conn *c)
-{
+void ew_rscp_conn_del(ew_rscp_conn *c) {
     if (!c)
         return;
     if (c->q) {
@@ -409,13 +393,14 @@ void ew_rscp_conn_del(ew_rscp_conn *c)
     m.free_fn(c, m.user);
 }
 
-void ew_rscp_conn_set_time(ew_rscp_conn *c, ew_rscp_timestamp now) { c->now_wall = now; }
+void ew_rscp_conn_set_time(ew_rscp_conn *c, ew_rscp_timestamp now) {
+    c->now_wall = now;
+}
 
 /* ---- client API --------------------------------------------------------------- */
 
 int ew_rscp_conn_submit(ew_rscp_conn *c, const uint8_t *tlvs, size_t len, uint64_t now_ms,
-                        uint32_t *req_id)
-{
+                        uint32_t *req_id) {
     if (c->role != EW_RSCP_ROLE_CLIENT || c->state == ST_CLOSED)
         return EW_ERR_STATE;
     if (len > UINT16_MAX)
@@ -434,8 +419,7 @@ int ew_rscp_conn_submit(ew_rscp_conn *c, const uint8_t *tlvs, size_t len, uint64
 
 /* ---- server API ------------------------------------------------------------- */
 
-int ew_rscp_conn_login_result(ew_rscp_conn *c, int level)
-{
+int ew_rscp_conn_login_result(ew_rscp_conn *c, int level) {
     if (c->role != EW_RSCP_ROLE_SERVER || c->state != ST_DECIDE)
         return EW_ERR_STATE;
     if (level < 0 || level > 255)
@@ -461,8 +445,7 @@ int ew_rscp_conn_login_result(ew_rscp_conn *c, int level)
     return EW_OK;
 }
 
-int ew_rscp_conn_respond(ew_rscp_conn *c, uint32_t req_id, const uint8_t *tlvs, size_t len)
-{
+int ew_rscp_conn_respond(ew_rscp_conn *c, uint32_t req_id, const uint8_t *tlvs, size_t len) {
     if (c->role != EW_RSCP_ROLE_SERVER || c->state == ST_CLOSED)
         return EW_ERR_STATE;
     if (len > UINT16_MAX)
@@ -490,8 +473,7 @@ int ew_rscp_conn_respond(ew_rscp_conn *c, uint32_t req_id, const uint8_t *tlvs, 
 
 /* Answers every top-level request value with its answer tag and Error 2
  * (ACCESS_DENIED), as a simulator must before a successful login (§7.3). */
-static void deny_all(ew_rscp_conn *c, const ew_rscp_frame *f)
-{
+static void deny_all(ew_rscp_conn *c, const ew_rscp_frame *f) {
     uint8_t buf[4096];
     ew_rscp_builder b;
     size_t n = 0;
@@ -514,8 +496,7 @@ static void deny_all(ew_rscp_conn *c, const ew_rscp_frame *f)
 
 /* ---- receiving ---------------------------------------------------------------- */
 
-int ew_rscp_conn_recv(ew_rscp_conn *c, const uint8_t *in, size_t len, uint64_t now_ms)
-{
+int ew_rscp_conn_recv(ew_rscp_conn *c, const uint8_t *in, size_t len, uint64_t now_ms) {
     if (c->state == ST_CLOSED)
         return c->err == EW_ERR_NOMEM ? EW_ERR_DEAD : 0;
     if (len)
@@ -524,8 +505,7 @@ int ew_rscp_conn_recv(ew_rscp_conn *c, const uint8_t *in, size_t len, uint64_t n
     return n < 0 ? 0 : n;
 }
 
-void ew_rscp_conn_recv_eof(ew_rscp_conn *c, uint64_t now_ms)
-{
+void ew_rscp_conn_recv_eof(ew_rscp_conn *c, uint64_t now_ms) {
     (void)now_ms;
     /* Frames that arrived before the close are still taken by
      * ew_rscp_conn_poll_event(); the close is handled after them. */
@@ -533,8 +513,7 @@ void ew_rscp_conn_recv_eof(ew_rscp_conn *c, uint64_t now_ms)
 }
 
 /* The peer closed and every frame before the close has been taken. */
-static void handle_eof(ew_rscp_conn *c)
-{
+static void handle_eof(ew_rscp_conn *c) {
     if (c->role == EW_RSCP_ROLE_CLIENT && c->state == ST_LOGIN && c->qcount &&
         q_at(c, 0)->kind == REQ_LOGIN && q_at(c, 0)->sent) {
         /* E3/DC devices close without a word when they cannot decrypt the
@@ -548,8 +527,7 @@ static void handle_eof(ew_rscp_conn *c)
 }
 
 /* Client: one received frame answers the oldest request in flight. */
-static int client_frame(ew_rscp_conn *c, const ew_rscp_frame *f, ew_rscp_event *ev)
-{
+static int client_frame(ew_rscp_conn *c, const ew_rscp_frame *f, ew_rscp_event *ev) {
     if (c->qcount == 0 || !q_at(c, 0)->sent) {
         conn_fail(c, EW_ERR_PROTO, "the device sent a frame no request asked for");
         return 0;
@@ -604,8 +582,7 @@ static int client_frame(ew_rscp_conn *c, const ew_rscp_frame *f, ew_rscp_event *
 }
 
 /* Server: one received frame is a login or a request. */
-static int server_frame(ew_rscp_conn *c, const ew_rscp_frame *f, ew_rscp_event *ev)
-{
+static int server_frame(ew_rscp_conn *c, const ew_rscp_frame *f, ew_rscp_event *ev) {
     if (c->state == ST_LOGIN) {
         ew_rscp_iter it, kids;
         ew_rscp_value v;
@@ -651,8 +628,7 @@ static int server_frame(ew_rscp_conn *c, const ew_rscp_frame *f, ew_rscp_event *
     return 1;
 }
 
-int ew_rscp_conn_poll_event(ew_rscp_conn *c, ew_rscp_event *ev)
-{
+int ew_rscp_conn_poll_event(ew_rscp_conn *c, ew_rscp_event *ev) {
     for (;;) {
         if (c->evcount) {
             conn_ev *e = &c->evq[c->evhead];
@@ -669,8 +645,7 @@ int ew_rscp_conn_poll_event(ew_rscp_conn *c, ew_rscp_event *ev)
             return 0;
         /* A server waiting for the login decision, or holding as many
          * unanswered requests as it may, takes no further frames. */
-        if (c->role == EW_RSCP_ROLE_SERVER &&
-            (c->state == ST_DECIDE || c->qcount >= c->max_queue))
+        if (c->role == EW_RSCP_ROLE_SERVER && (c->state == ST_DECIDE || c->qcount >= c->max_queue))
             return 0;
         ew_rscp_frame f;
         ew_diag d = {0};
@@ -705,7 +680,8 @@ int ew_rscp_conn_poll_event(ew_rscp_conn *c, ew_rscp_event *ev)
             }
             continue;
         }
-        int got = c->role == EW_RSCP_ROLE_CLIENT ? client_frame(c, &f, ev) : server_frame(c, &f, ev);
+        int got =
+            c->role == EW_RSCP_ROLE_CLIENT ? client_frame(c, &f, ev) : server_frame(c, &f, ev);
         if (c->role == EW_RSCP_ROLE_CLIENT)
             client_pump(c, c->last_activity);
         if (got > 0)
@@ -715,8 +691,7 @@ int ew_rscp_conn_poll_event(ew_rscp_conn *c, ew_rscp_event *ev)
 
 /* ---- output and timers ------------------------------------------------------ */
 
-size_t ew_rscp_conn_send_data(ew_rscp_conn *c, const uint8_t **out)
-{
+size_t ew_rscp_conn_send_data(ew_rscp_conn *c, const uint8_t **out) {
     if (!c->out) {
         *out = NULL;
         return 0;
@@ -725,23 +700,20 @@ size_t ew_rscp_conn_send_data(ew_rscp_conn *c, const uint8_t **out)
     return c->out_len - c->out_off;
 }
 
-void ew_rscp_conn_send_done(ew_rscp_conn *c, size_t n)
-{
+void ew_rscp_conn_send_done(ew_rscp_conn *c, size_t n) {
     size_t left = c->out_len - c->out_off;
     c->out_off += n < left ? n : left;
     if (c->out_off == c->out_len)
         c->out_off = c->out_len = 0;
 }
 
-static uint64_t keepalive_due(const ew_rscp_conn *c)
-{
+static uint64_t keepalive_due(const ew_rscp_conn *c) {
     if (c->role != EW_RSCP_ROLE_CLIENT || !c->keepalive_ms || c->state != ST_READY || c->qcount)
         return UINT64_MAX;
     return c->last_activity + c->keepalive_ms;
 }
 
-uint64_t ew_rscp_conn_next_deadline(const ew_rscp_conn *c)
-{
+uint64_t ew_rscp_conn_next_deadline(const ew_rscp_conn *c) {
     if (c->state == ST_CLOSED)
         return UINT64_MAX;
     uint64_t t = UINT64_MAX;
@@ -759,8 +731,7 @@ uint64_t ew_rscp_conn_next_deadline(const ew_rscp_conn *c)
     return t;
 }
 
-void ew_rscp_conn_on_timeout(ew_rscp_conn *c, uint64_t now_ms)
-{
+void ew_rscp_conn_on_timeout(ew_rscp_conn *c, uint64_t now_ms) {
     if (c->state == ST_CLOSED)
         return;
     if (c->role == EW_RSCP_ROLE_SERVER) {
@@ -793,23 +764,26 @@ void ew_rscp_conn_on_timeout(ew_rscp_conn *c, uint64_t now_ms)
     }
 }
 
-void ew_rscp_conn_close(ew_rscp_conn *c) { conn_fail(c, EW_OK, "closed by this side"); }
+void ew_rscp_conn_close(ew_rscp_conn *c) {
+    conn_fail(c, EW_OK, "closed by this side");
+}
 
-int ew_rscp_conn_want_close(const ew_rscp_conn *c) { return c->want_close; }
+int ew_rscp_conn_want_close(const ew_rscp_conn *c) {
+    return c->want_close;
+}
 
-int ew_rscp_conn_authenticated(const ew_rscp_conn *c)
-{
+int ew_rscp_conn_authenticated(const ew_rscp_conn *c) {
     return c->state == ST_READY || (c->state == ST_CLOSED && c->level > 0);
 }
 
-int ew_rscp_conn_error(const ew_rscp_conn *c) { return c->err; }
+int ew_rscp_conn_error(const ew_rscp_conn *c) {
+    return c->err;
+}
 
-const char *ew_rscp_conn_error_detail(const ew_rscp_conn *c)
-{
+const char *ew_rscp_conn_error_detail(const ew_rscp_conn *c) {
     return c->detail[0] ? c->detail : "no error";
 }
 
-size_t ew_rscp_conn_pending(const ew_rscp_conn *c)
-{
+size_t ew_rscp_conn_pending(const ew_rscp_conn *c) {
     return c->role == EW_RSCP_ROLE_CLIENT ? c->nuser : 0;
 }

@@ -14,8 +14,7 @@
 extern const uint32_t ew_crc32_tab[8][256];
 
 /* |state| is the running (inverted) register. */
-static uint32_t crc_tables(uint32_t state, const uint8_t *p, size_t len)
-{
+static uint32_t crc_tables(uint32_t state, const uint8_t *p, size_t len) {
     const uint32_t(*t)[256] = ew_crc32_tab;
     while (len >= 8) {
         uint32_t lo = state ^ ew_rd32(p);
@@ -47,16 +46,14 @@ static uint32_t crc_tables(uint32_t state, const uint8_t *p, size_t len)
 #define CRC_MU 0x1f7011641ull
 #define CRC_P 0x1db710641ull
 
-EW_CRC_TARGET static inline __m128i fold(__m128i x, __m128i k, __m128i next)
-{
+EW_CRC_TARGET static inline __m128i fold(__m128i x, __m128i k, __m128i next) {
     __m128i lo = _mm_clmulepi64_si128(x, k, 0x00);
     __m128i hi = _mm_clmulepi64_si128(x, k, 0x11);
     return _mm_xor_si128(_mm_xor_si128(lo, hi), next);
 }
 
 /* Processes |len| bytes (>= 64, a multiple of 16) and returns the register. */
-EW_CRC_TARGET static uint32_t crc_pclmul(uint32_t state, const uint8_t *p, size_t len)
-{
+EW_CRC_TARGET static uint32_t crc_pclmul(uint32_t state, const uint8_t *p, size_t len) {
     const __m128i k12 = _mm_set_epi64x((long long)CRC_R2, (long long)CRC_R1);
     const __m128i k34 = _mm_set_epi64x((long long)CRC_R4, (long long)CRC_R3);
     __m128i x1 = _mm_loadu_si128((const __m128i *)p);
@@ -99,14 +96,12 @@ EW_CRC_TARGET static uint32_t crc_pclmul(uint32_t state, const uint8_t *p, size_
     return (uint32_t)_mm_extract_epi32(x1, 1);
 }
 
-static int have_pclmul(void)
-{
+static int have_pclmul(void) {
     return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
 }
 #endif
 
-uint32_t ew_rscp_crc32(uint32_t crc, const void *data, size_t len)
-{
+uint32_t ew_rscp_crc32(uint32_t crc, const void *data, size_t len) {
     const uint8_t *p = data;
     uint32_t state = ~crc;
 #if defined(EW_HAVE_AESNI) && (defined(__GNUC__) || defined(__clang__))

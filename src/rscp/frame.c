@@ -3,14 +3,14 @@
  */
 #include "rscp/rscp_int.h"
 
-int ew_rscp_header_check(const uint8_t *p, unsigned flags, size_t base, ew_diag *d)
-{
+int ew_rscp_header_check(const uint8_t *p, unsigned flags, size_t base, ew_diag *d) {
     if (p[0] != EW_RSCP_MAGIC0 || p[1] != EW_RSCP_MAGIC1)
         return ew_fail(d, EW_ERR_BAD_MAGIC, base, "frame does not start with E3 DC");
     uint16_t ctrl = ew_rd16(p + 2);
     /* Version in bits 8..11 must be 1 (rscp.md §2.2). */
     if (((ctrl & EW_RSCP_CTRL_VERSION_MASK) >> 8) != EW_RSCP_VERSION)
-        return ew_fail(d, EW_ERR_BAD_VERSION, base + 2, "control field names a version other than 1");
+        return ew_fail(d, EW_ERR_BAD_VERSION, base + 2,
+                       "control field names a version other than 1");
     /* Reserved bits: peers disagree on checking them (rscp.md §2.2); a
      * tolerant receiver ignores them, a strict one refuses. */
     if ((flags & EW_RSCP_DECODE_STRICT) &&
@@ -20,8 +20,7 @@ int ew_rscp_header_check(const uint8_t *p, unsigned flags, size_t base, ew_diag 
 }
 
 int ew_rscp_frame_decode(const uint8_t *buf, size_t len, ew_rscp_frame *f, unsigned flags,
-                         ew_diag *d)
-{
+                         ew_diag *d) {
     f->frame_len = 0;
     if (len < EW_RSCP_HEADER_LEN) {
         /* Check what is there already so garbage fails early. */
@@ -63,8 +62,7 @@ int ew_rscp_frame_decode(const uint8_t *buf, size_t len, ew_rscp_frame *f, unsig
     return (int)f->frame_len;
 }
 
-void ew_rscp_frame_seal(uint8_t *p, size_t data_len, ew_rscp_timestamp ts, int with_crc)
-{
+void ew_rscp_frame_seal(uint8_t *p, size_t data_len, ew_rscp_timestamp ts, int with_crc) {
     p[0] = EW_RSCP_MAGIC0;
     p[1] = EW_RSCP_MAGIC1;
     /* Version 1 in bits 8..11, CRC flag bit 12: bytes 00 11 or 00 01. */
@@ -79,8 +77,7 @@ void ew_rscp_frame_seal(uint8_t *p, size_t data_len, ew_rscp_timestamp ts, int w
 }
 
 int ew_rscp_frame_encode(uint8_t *out, size_t cap, const uint8_t *data, size_t data_len,
-                         ew_rscp_timestamp ts, int with_crc, size_t *needed)
-{
+                         ew_rscp_timestamp ts, int with_crc, size_t *needed) {
     if (data_len > UINT16_MAX)
         return EW_ERR_TOO_BIG;
     size_t total = EW_RSCP_HEADER_LEN + data_len + (with_crc ? EW_RSCP_CRC_LEN : 0);

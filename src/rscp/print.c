@@ -8,15 +8,13 @@
 
 /* Values that must not be shown unless asked for: login passwords and key
  * material (RSCP_AUTHENTICATION_PASSWORD, SERVER_PASSWD, ..._PASSPHRASE). */
-static int is_secret(const ew_rscp_tag_info *t)
-{
+static int is_secret(const ew_rscp_tag_info *t) {
     if (!t)
         return 0;
     return strstr(t->name, "PASSW") != NULL || strstr(t->name, "PASSPHRASE") != NULL;
 }
 
-static void put_unit(ew_sb *sb, const ew_rscp_tag_info *t)
-{
+static void put_unit(ew_sb *sb, const ew_rscp_tag_info *t) {
     if (t && t->unit[0]) {
         ew_sb_putc(sb, ' ');
         ew_sb_puts(sb, t->unit);
@@ -27,8 +25,7 @@ static void put_unit(ew_sb *sb, const ew_rscp_tag_info *t)
  * Writes an integer or floating-point value; returns 0 for other types.
  * |json|: NaN and infinities become null, as JSON has neither.
  */
-static int put_number(ew_sb *sb, const ew_rscp_value *v, int json)
-{
+static int put_number(ew_sb *sb, const ew_rscp_value *v, int json) {
     int64_t i;
     uint64_t u;
     double f;
@@ -63,14 +60,12 @@ static int put_number(ew_sb *sb, const ew_rscp_value *v, int json)
 }
 
 /* A secret is masked whatever type it arrives with. */
-static int masked(const ew_rscp_value *v, const ew_rscp_tag_info *t, unsigned flags)
-{
+static int masked(const ew_rscp_value *v, const ew_rscp_tag_info *t, unsigned flags) {
     return is_secret(t) && !(flags & EW_RSCP_PRINT_SECRETS) && v->type != EW_RSCP_TYPE_NONE &&
            v->type != EW_RSCP_TYPE_CONTAINER;
 }
 
-static void format_value(ew_sb *sb, const ew_rscp_value *v, unsigned flags)
-{
+static void format_value(ew_sb *sb, const ew_rscp_value *v, unsigned flags) {
     const ew_rscp_tag_info *t = ew_rscp_tag_by_id(v->tag);
     if (masked(v, t, flags)) {
         ew_sb_puts(sb, "\"********\"");
@@ -128,16 +123,14 @@ static void format_value(ew_sb *sb, const ew_rscp_value *v, unsigned flags)
     }
 }
 
-int ew_rscp_value_format(const ew_rscp_value *v, unsigned flags, char *out, size_t cap)
-{
+int ew_rscp_value_format(const ew_rscp_value *v, unsigned flags, char *out, size_t cap) {
     ew_sb sb;
     ew_sb_init(&sb, out, cap);
     format_value(&sb, v, flags);
     return sb.len > INT32_MAX ? INT32_MAX : (int)sb.len;
 }
 
-static void put_tag_name(ew_sb *sb, uint32_t tag)
-{
+static void put_tag_name(ew_sb *sb, uint32_t tag) {
     const ew_rscp_tag_info *t = ew_rscp_tag_by_id(tag);
     if (t)
         ew_sb_puts(sb, ew_rscp_tag_short_name(t));
@@ -145,8 +138,7 @@ static void put_tag_name(ew_sb *sb, uint32_t tag)
         ew_sb_printf(sb, "0x%08lx", (unsigned long)tag);
 }
 
-static void text_line(ew_sb *sb, const ew_rscp_value *v, unsigned flags)
-{
+static void text_line(ew_sb *sb, const ew_rscp_value *v, unsigned flags) {
     ew_sb_indent(sb, v->depth);
     put_tag_name(sb, v->tag);
     if (flags & EW_RSCP_PRINT_IDS)
@@ -169,8 +161,7 @@ static void text_line(ew_sb *sb, const ew_rscp_value *v, unsigned flags)
     ew_sb_putc(sb, '\n');
 }
 
-static void json_value(ew_sb *sb, const ew_rscp_value *v, unsigned flags)
-{
+static void json_value(ew_sb *sb, const ew_rscp_value *v, unsigned flags) {
     const ew_rscp_tag_info *t = ew_rscp_tag_by_id(v->tag);
     ew_sb_puts(sb, "{\"tag\":\"");
     put_tag_name(sb, v->tag);
@@ -214,8 +205,8 @@ static void json_value(ew_sb *sb, const ew_rscp_value *v, unsigned flags)
     case EW_RSCP_TYPE_TIMESTAMP: {
         ew_rscp_timestamp ts;
         ew_rscp_value_get_timestamp(v, &ts);
-        ew_sb_printf(sb, "{\"seconds\":%lld,\"nanoseconds\":%lu},\"iso\":\"",
-                     (long long)ts.seconds, (unsigned long)ts.nanoseconds);
+        ew_sb_printf(sb, "{\"seconds\":%lld,\"nanoseconds\":%lu},\"iso\":\"", (long long)ts.seconds,
+                     (unsigned long)ts.nanoseconds);
         ew_sb_iso8601(sb, ts.seconds, ts.nanoseconds);
         ew_sb_putc(sb, '"');
         break;
@@ -242,8 +233,7 @@ static void json_value(ew_sb *sb, const ew_rscp_value *v, unsigned flags)
     ew_sb_putc(sb, '}');
 }
 
-static void json_fault(ew_sb *sb, const ew_diag *d)
-{
+static void json_fault(ew_sb *sb, const ew_diag *d) {
     ew_sb_printf(sb, "{\"error\":\"%s\",\"offset\":%zu,\"what\":\"", ew_errname(d->code),
                  d->offset);
     if (d->what)
@@ -251,8 +241,7 @@ static void json_fault(ew_sb *sb, const ew_diag *d)
     ew_sb_puts(sb, "\"}");
 }
 
-static void pretty_break(ew_sb *sb, unsigned flags, unsigned depth)
-{
+static void pretty_break(ew_sb *sb, unsigned flags, unsigned depth) {
     if (flags & EW_RSCP_PRINT_PRETTY) {
         ew_sb_putc(sb, '\n');
         ew_sb_indent(sb, depth);
@@ -261,8 +250,7 @@ static void pretty_break(ew_sb *sb, unsigned flags, unsigned depth)
 
 /* Walks the tree once, printing as text or JSON. */
 static int walk(const uint8_t *area, size_t len, unsigned max_depth, unsigned flags, int json,
-                char *out, size_t cap, size_t *written, ew_diag *d)
-{
+                char *out, size_t cap, size_t *written, ew_diag *d) {
     ew_sb sb;
     ew_sb_init(&sb, out, cap);
     ew_rscp_iter stack[EW_RSCP_MAX_DEPTH_LIMIT + 1];
@@ -337,13 +325,11 @@ static int walk(const uint8_t *area, size_t len, unsigned max_depth, unsigned fl
 }
 
 int ew_rscp_print_text(const uint8_t *area, size_t len, unsigned max_depth, unsigned flags,
-                       char *out, size_t cap, size_t *written, ew_diag *d)
-{
+                       char *out, size_t cap, size_t *written, ew_diag *d) {
     return walk(area, len, max_depth, flags, 0, out, cap, written, d);
 }
 
 int ew_rscp_print_json(const uint8_t *area, size_t len, unsigned max_depth, unsigned flags,
-                       char *out, size_t cap, size_t *written, ew_diag *d)
-{
+                       char *out, size_t cap, size_t *written, ew_diag *d) {
     return walk(area, len, max_depth, flags, 1, out, cap, written, d);
 }

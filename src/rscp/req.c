@@ -1,8 +1,7 @@
 /* Request helpers and the authentication answer (rscp.md §7, §9). */
 #include "rscp/rscp_int.h"
 
-int ew_rscp_req_auth(ew_rscp_builder *b, const char *user, const char *password)
-{
+int ew_rscp_req_auth(ew_rscp_builder *b, const char *user, const char *password) {
     if (!user || !password) {
         if (!b->err)
             b->err = EW_ERR_INVAL;
@@ -14,24 +13,21 @@ int ew_rscp_req_auth(ew_rscp_builder *b, const char *user, const char *password)
     return ew_rscp_builder_close(b);
 }
 
-int ew_rscp_req_tags(ew_rscp_builder *b, const uint32_t *tags, size_t n)
-{
+int ew_rscp_req_tags(ew_rscp_builder *b, const uint32_t *tags, size_t n) {
     for (size_t i = 0; i < n; i++)
         ew_rscp_builder_add_none(b, tags[i]);
     return b->err;
 }
 
-int ew_rscp_req_indexed(ew_rscp_builder *b, uint32_t container, uint32_t index_tag,
-                        int64_t index, const uint32_t *tags, size_t n)
-{
+int ew_rscp_req_indexed(ew_rscp_builder *b, uint32_t container, uint32_t index_tag, int64_t index,
+                        const uint32_t *tags, size_t n) {
     ew_rscp_builder_open(b, container);
     ew_rscp_builder_add_int(b, index_tag, index);
     ew_rscp_req_tags(b, tags, n);
     return ew_rscp_builder_close(b);
 }
 
-int ew_rscp_auth_level(const uint8_t *area, size_t len, ew_diag *d)
-{
+int ew_rscp_auth_level(const uint8_t *area, size_t len, ew_diag *d) {
     ew_rscp_iter it;
     ew_rscp_value v;
     ew_rscp_iter_init(&it, area, len, 0);

@@ -62,7 +62,9 @@
 #define R256_ROUNDS 14
 
 /* Rotate right; the compilers turn this into one instruction. */
-static inline uint64_t ror64(uint64_t x, unsigned n) { return (x >> n) | (x << (64 - n)); }
+static inline uint64_t ror64(uint64_t x, unsigned n) {
+    return (x >> n) | (x << (64 - n));
+}
 
 /*
  * Swaps the bits of |*a| at positions p + n with the bits of |*b| at p, for

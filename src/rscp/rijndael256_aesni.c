@@ -53,8 +53,12 @@ int ew_r256_aesni_cpu_ok(void) {
  * columns, ShiftRows changes nothing and the result is SubBytes of the word.
  * This keeps key setup free of table lookups.
  */
-static inline __m128i load(const uint8_t *p) { return _mm_loadu_si128((const __m128i *)p); }
-static inline void store(uint8_t *p, __m128i x) { _mm_storeu_si128((__m128i *)p, x); }
+static inline __m128i load(const uint8_t *p) {
+    return _mm_loadu_si128((const __m128i *)p);
+}
+static inline void store(uint8_t *p, __m128i x) {
+    _mm_storeu_si128((__m128i *)p, x);
+}
 
 /*
  * The permutation masks, bytes 0..15 in order.  They are copied into the key

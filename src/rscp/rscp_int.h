@@ -5,37 +5,32 @@
 #include <energywire/rscp.h>
 #include <string.h>
 
-static inline uint16_t ew_rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static inline uint32_t ew_rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+static inline uint16_t ew_rd16(const uint8_t *p) {
+    return (uint16_t)(p[0] | (p[1] << 8));
 }
-static inline uint64_t ew_rd64(const uint8_t *p)
-{
+static inline uint32_t ew_rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t ew_rd64(const uint8_t *p) {
     return (uint64_t)ew_rd32(p) | ((uint64_t)ew_rd32(p + 4) << 32);
 }
-static inline void ew_wr16(uint8_t *p, uint16_t v)
-{
+static inline void ew_wr16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
 }
-static inline void ew_wr32(uint8_t *p, uint32_t v)
-{
+static inline void ew_wr32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
     p[3] = (uint8_t)(v >> 24);
 }
-static inline void ew_wr64(uint8_t *p, uint64_t v)
-{
+static inline void ew_wr64(uint8_t *p, uint64_t v) {
     ew_wr32(p, (uint32_t)v);
     ew_wr32(p + 4, (uint32_t)(v >> 32));
 }
 
 /* Sets *d (when given) and returns |code|. */
-static inline int ew_fail(ew_diag *d, int code, size_t offset, const char *what)
-{
+static inline int ew_fail(ew_diag *d, int code, size_t offset, const char *what) {
     if (d) {
         d->code = code;
         d->offset = offset;

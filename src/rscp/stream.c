@@ -8,8 +8,7 @@
 #include "rscp/rscp_int.h"
 
 int ew_rscp_stream_init(ew_rscp_stream *s, const ew_rscp_cipher *c, uint8_t *buf, size_t cap,
-                        unsigned flags)
-{
+                        unsigned flags) {
     memset(s, 0, sizeof *s);
     if (!c || !buf)
         return EW_ERR_INVAL;
@@ -24,8 +23,7 @@ int ew_rscp_stream_init(ew_rscp_stream *s, const ew_rscp_cipher *c, uint8_t *buf
     return EW_OK;
 }
 
-static int stream_fail(ew_rscp_stream *s, int code, uint64_t offset, const char *what)
-{
+static int stream_fail(ew_rscp_stream *s, int code, uint64_t offset, const char *what) {
     s->err = code;
     s->diag.code = code;
     s->diag.offset = (size_t)offset;
@@ -33,8 +31,7 @@ static int stream_fail(ew_rscp_stream *s, int code, uint64_t offset, const char 
     return code;
 }
 
-int ew_rscp_stream_feed(ew_rscp_stream *s, const uint8_t *in, size_t len)
-{
+int ew_rscp_stream_feed(ew_rscp_stream *s, const uint8_t *in, size_t len) {
     if (s->err)
         return s->err;
     /* Drop the frames already handed out; their views expire now. */
@@ -75,8 +72,7 @@ int ew_rscp_stream_feed(ew_rscp_stream *s, const uint8_t *in, size_t len)
     return (int)take;
 }
 
-int ew_rscp_stream_next(ew_rscp_stream *s, ew_rscp_frame *f, ew_diag *d)
-{
+int ew_rscp_stream_next(ew_rscp_stream *s, ew_rscp_frame *f, ew_diag *d) {
     if (s->err) {
         if (d)
             *d = s->diag;
@@ -120,8 +116,7 @@ int ew_rscp_stream_next(ew_rscp_stream *s, ew_rscp_frame *f, ew_diag *d)
     return 1;
 }
 
-int ew_rscp_stream_finish(ew_rscp_stream *s, ew_diag *d)
-{
+int ew_rscp_stream_finish(ew_rscp_stream *s, ew_diag *d) {
     if (s->len > s->pos)
         return ew_fail(d, EW_ERR_TRUNCATED, (size_t)(s->consumed + s->pos),
                        "stream ends inside a frame");

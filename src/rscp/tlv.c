@@ -8,8 +8,7 @@
 /* Unknown type ids and fixed-size types whose length field disagrees with
  * the type are kept as raw bytes rather than rejected: new firmware must
  * never break decoding (rscp.md §3.2 "Length discipline"). */
-static uint8_t value_flags(uint8_t type, uint16_t len)
-{
+static uint8_t value_flags(uint8_t type, uint16_t len) {
     /* Value sizes of type ids 0x00..0x10 (rscp.md §3.2); -1 = variable.  A
      * local table: this runs once per decoded value. */
     static const int8_t sizes[0x11] = {0, 1, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8, -1, -1, -1, 12, -1};
@@ -21,15 +20,13 @@ static uint8_t value_flags(uint8_t type, uint16_t len)
     return sizes[type] >= 0 && sizes[type] != len ? EW_RSCP_VF_RAW : 0;
 }
 
-static unsigned clamp_depth(unsigned max_depth)
-{
+static unsigned clamp_depth(unsigned max_depth) {
     if (max_depth == 0)
         return EW_RSCP_DEFAULT_MAX_DEPTH;
     return max_depth > EW_RSCP_MAX_DEPTH_LIMIT ? EW_RSCP_MAX_DEPTH_LIMIT : max_depth;
 }
 
-void ew_rscp_iter_init(ew_rscp_iter *it, const uint8_t *area, size_t len, unsigned max_depth)
-{
+void ew_rscp_iter_init(ew_rscp_iter *it, const uint8_t *area, size_t len, unsigned max_depth) {
     it->base = area;
     it->p = area;
     /* An empty area may come as NULL; NULL + 0 is undefined in C. */
@@ -38,8 +35,7 @@ void ew_rscp_iter_init(ew_rscp_iter *it, const uint8_t *area, size_t len, unsign
     it->max_depth = clamp_depth(max_depth);
 }
 
-int ew_rscp_iter_next(ew_rscp_iter *it, ew_rscp_value *v, ew_diag *d)
-{
+int ew_rscp_iter_next(ew_rscp_iter *it, ew_rscp_value *v, ew_diag *d) {
     size_t left = (size_t)(it->end - it->p);
     if (left == 0)
         return 0;
@@ -65,8 +61,7 @@ int ew_rscp_iter_next(ew_rscp_iter *it, ew_rscp_value *v, ew_diag *d)
 }
 
 int ew_rscp_iter_enter(const ew_rscp_iter *parent, const ew_rscp_value *v, ew_rscp_iter *child,
-                       ew_diag *d)
-{
+                       ew_diag *d) {
     if (v->type != EW_RSCP_TYPE_CONTAINER)
         return ew_fail(d, EW_ERR_INVAL, v->offset, "value is not a container");
     if (parent->depth + 1 > parent->max_depth)
@@ -79,8 +74,7 @@ int ew_rscp_iter_enter(const ew_rscp_iter *parent, const ew_rscp_value *v, ew_rs
     return EW_OK;
 }
 
-int ew_rscp_validate(const uint8_t *area, size_t len, unsigned max_depth, ew_diag *d)
-{
+int ew_rscp_validate(const uint8_t *area, size_t len, unsigned max_depth, ew_diag *d) {
     ew_rscp_iter stack[EW_RSCP_MAX_DEPTH_LIMIT + 1];
     unsigned top = 0;
     long count = 0;
@@ -112,8 +106,7 @@ int ew_rscp_validate(const uint8_t *area, size_t len, unsigned max_depth, ew_dia
 /* ---- typed getters ---------------------------------------------------- */
 
 /* Reads an integer-typed value: *neg set for negative signed values. */
-static int read_int(const ew_rscp_value *v, int64_t *s, uint64_t *u, int *is_unsigned)
-{
+static int read_int(const ew_rscp_value *v, int64_t *s, uint64_t *u, int *is_unsigned) {
     if (v->flags & EW_RSCP_VF_RAW)
         return EW_ERR_INVAL;
     const uint8_t *p = v->data;
@@ -152,8 +145,7 @@ static int read_int(const ew_rscp_value *v, int64_t *s, uint64_t *u, int *is_uns
     }
 }
 
-int ew_rscp_value_get_i64(const ew_rscp_value *v, int64_t *out)
-{
+int ew_rscp_value_get_i64(const ew_rscp_value *v, int64_t *out) {
     int64_t s;
     uint64_t u;
     int uns;
@@ -169,8 +161,7 @@ int ew_rscp_value_get_i64(const ew_rscp_value *v, int64_t *out)
     return EW_OK;
 }
 
-int ew_rscp_value_get_u64(const ew_rscp_value *v, uint64_t *out)
-{
+int ew_rscp_value_get_u64(const ew_rscp_value *v, uint64_t *out) {
     int64_t s;
     uint64_t u;
     int uns;
@@ -186,8 +177,7 @@ int ew_rscp_value_get_u64(const ew_rscp_value *v, uint64_t *out)
     return EW_OK;
 }
 
-int ew_rscp_value_get_double(const ew_rscp_value *v, double *out)
-{
+int ew_rscp_value_get_double(const ew_rscp_value *v, double *out) {
     if (!(v->flags & EW_RSCP_VF_RAW)) {
         if (v->type == EW_RSCP_TYPE_FLOAT32) {
             uint32_t bits = ew_rd32(v->data);
@@ -212,8 +202,7 @@ int ew_rscp_value_get_double(const ew_rscp_value *v, double *out)
     return EW_OK;
 }
 
-int ew_rscp_value_get_bool(const ew_rscp_value *v, int *out)
-{
+int ew_rscp_value_get_bool(const ew_rscp_value *v, int *out) {
     int64_t s;
     uint64_t u;
     int uns;
@@ -224,8 +213,7 @@ int ew_rscp_value_get_bool(const ew_rscp_value *v, int *out)
     return EW_OK;
 }
 
-int ew_rscp_value_get_timestamp(const ew_rscp_value *v, ew_rscp_timestamp *out)
-{
+int ew_rscp_value_get_timestamp(const ew_rscp_value *v, ew_rscp_timestamp *out) {
     if ((v->flags & EW_RSCP_VF_RAW) || v->type != EW_RSCP_TYPE_TIMESTAMP)
         return EW_ERR_INVAL;
     out->seconds = (int64_t)ew_rd64(v->data);
@@ -233,16 +221,14 @@ int ew_rscp_value_get_timestamp(const ew_rscp_value *v, ew_rscp_timestamp *out)
     return EW_OK;
 }
 
-int ew_rscp_value_get_error(const ew_rscp_value *v, uint32_t *code)
-{
+int ew_rscp_value_get_error(const ew_rscp_value *v, uint32_t *code) {
     if ((v->flags & EW_RSCP_VF_RAW) || v->type != EW_RSCP_TYPE_ERROR)
         return EW_ERR_INVAL;
     *code = v->len == 4 ? ew_rd32(v->data) : v->data[0];
     return EW_OK;
 }
 
-int ew_rscp_value_get_bytes(const ew_rscp_value *v, ew_bytes *out)
-{
+int ew_rscp_value_get_bytes(const ew_rscp_value *v, ew_bytes *out) {
     out->ptr = v->data;
     out->len = v->len;
     return EW_OK;

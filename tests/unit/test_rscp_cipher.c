@@ -44,7 +44,9 @@ static void assert_hex(const uint8_t *got, size_t n, const char *want, const cha
     free(h);
 }
 
-static void derive_str(const char *s, uint8_t key[32]) { ew_rscp_key_derive(s, strlen(s), key); }
+static void derive_str(const char *s, uint8_t key[32]) {
+    ew_rscp_key_derive(s, strlen(s), key);
+}
 
 /* ---- key derivation (rscp.md §5.2) ------------------------------------- */
 

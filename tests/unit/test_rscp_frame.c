@@ -15,9 +15,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-
-
-
 static uint8_t *copy_of(const uint8_t *p, size_t n) {
     uint8_t *c = malloc(n ? n : 1);
     assert_non_null(c);
@@ -30,7 +27,6 @@ static void wr32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
-
 
 /* Checks the next values of |it| against the vector messages |msgs|. */
 static void check_level(ew_rscp_iter *it, const json_t *msgs) {
@@ -826,8 +822,7 @@ static void test_crc32(void **state) {
     assert_int_equal(ew_rscp_crc32(0, "", 0), 0);
     /* Incremental: any split gives the same CRC. */
     for (size_t k = 0; k <= 9; k++)
-        assert_int_equal(ew_rscp_crc32(ew_rscp_crc32(0, check, k), check + k, 9 - k),
-                         0xCBF43926u);
+        assert_int_equal(ew_rscp_crc32(ew_rscp_crc32(0, check, k), check + k, 9 - k), 0xCBF43926u);
     /* Against a bitwise reference for every length and alignment. */
     uint8_t buf[300];
     uint64_t seed = 42;

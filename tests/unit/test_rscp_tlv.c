@@ -15,10 +15,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-
-
-
-
 /* Checks the decoded value |v| against the vector node (recursively). */
 static void check_node(const ew_rscp_iter *parent, const ew_rscp_value *v, const json_t *node) {
     int type = tu_node_type(node);

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-json_t *tu_load_json(const char *relpath)
-{
+json_t *tu_load_json(const char *relpath) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", EW_VECTOR_DIR, relpath);
     json_error_t err;
@@ -17,24 +16,21 @@ json_t *tu_load_json(const char *relpath)
     return j;
 }
 
-const char *tu_str(const json_t *obj, const char *key)
-{
+const char *tu_str(const json_t *obj, const char *key) {
     const json_t *v = json_object_get(obj, key);
     if (!json_is_string(v))
         fail_msg("vector member '%s' missing or not a string", key);
     return json_string_value(v);
 }
 
-long long tu_int(const json_t *obj, const char *key)
-{
+long long tu_int(const json_t *obj, const char *key) {
     const json_t *v = json_object_get(obj, key);
     if (!json_is_integer(v))
         fail_msg("vector member '%s' missing or not an integer", key);
     return json_integer_value(v);
 }
 
-uint8_t *tu_unhex(const char *hex, size_t *len)
-{
+uint8_t *tu_unhex(const char *hex, size_t *len) {
     size_t n = strlen(hex);
     uint8_t *out = malloc(n / 2 + 1);
     assert_non_null(out);
@@ -45,16 +41,14 @@ uint8_t *tu_unhex(const char *hex, size_t *len)
     return out;
 }
 
-char *tu_hex(const uint8_t *p, size_t len)
-{
+char *tu_hex(const uint8_t *p, size_t len) {
     char *s = malloc(len * 2 + 1);
     assert_non_null(s);
     assert_int_equal(ew_hex_encode(p, len, s, len * 2 + 1), (int)(len * 2));
     return s;
 }
 
-char *tu_check_splits(void *ctx, const uint8_t *in, size_t len, tu_run_fn run)
-{
+char *tu_check_splits(void *ctx, const uint8_t *in, size_t len, tu_run_fn run) {
     size_t whole[1] = {len};
     char *ref = run(ctx, in, len, whole, len ? 1 : 0);
     assert_non_null(ref);
@@ -79,8 +73,7 @@ char *tu_check_splits(void *ctx, const uint8_t *in, size_t len, tu_run_fn run)
     return ref;
 }
 
-void tu_logf(tu_log *l, const char *fmt, ...)
-{
+void tu_logf(tu_log *l, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     va_list ap2;
@@ -101,8 +94,7 @@ void tu_logf(tu_log *l, const char *fmt, ...)
     l->len += (size_t)n;
 }
 
-char *tu_log_take(tu_log *l)
-{
+char *tu_log_take(tu_log *l) {
     if (!l->s)
         tu_logf(l, "%s", "");
     char *s = l->s;
@@ -111,8 +103,7 @@ char *tu_log_take(tu_log *l)
     return s;
 }
 
-uint64_t tu_rand(uint64_t *state)
-{
+uint64_t tu_rand(uint64_t *state) {
     uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
     x ^= x >> 12;
     x ^= x << 25;
