@@ -311,6 +311,37 @@ static int on_off(const char *s, int *out) {
     return -1;
 }
 
+/*
+ * fetch_<name>(se, out): sends the request built in se->b, decodes the answer
+ * with ew_e3dc_parse_<name>() into |out| and reports a device refusal.
+ * Returns an exit code, having printed any problem.
+ */
+#define FETCHER(name, type)                                                                        \
+    static int fetch_##name(session *se, type *out) {                                              \
+        uint8_t *ans;                                                                              \
+        size_t len;                                                                                \
+        int rc = call(se, &ans, &len);                                                             \
+        if (rc)                                                                                    \
+            return rc;                                                                             \
+        ew_diag d = {0};                                                                           \
+        int bad = parse_failed(ew_e3dc_parse_##name(ans, len, out, &d), &d);                       \
+        free(ans);                                                                                 \
+        if (bad)                                                                                   \
+            return EXIT_FAIL;                                                                      \
+        device_error(&out->error);                                                                 \
+        return EXIT_OK;                                                                            \
+    }
+
+FETCHER(poll, ew_e3dc_poll)
+FETCHER(status, ew_e3dc_status)
+FETCHER(sysinfo, ew_e3dc_sysinfo)
+FETCHER(sysinfo_dyn, ew_e3dc_sysinfo_dyn)
+FETCHER(switches, ew_e3dc_switches)
+FETCHER(power_settings, ew_e3dc_power_settings)
+FETCHER(power_settings_set, ew_e3dc_power_settings_result)
+FETCHER(manual_charge, ew_e3dc_manual_charge)
+FETCHER(idle_periods, ew_e3dc_idle_periods)
+
 /* ---- verbs ---------------------------------------------------------------- */
 
 typedef struct verb_args {
@@ -339,18 +370,10 @@ static int v_poll(session *se, const verb_args *va) {
         if (n && interval_s)
             sleep(interval_s);
         ew_e3dc_req_poll(req(se));
-        uint8_t *ans;
-        size_t len;
-        int rc = call(se, &ans, &len);
+        ew_e3dc_poll p;
+        int rc = fetch_poll(se, &p);
         if (rc)
             return rc;
-        ew_e3dc_poll p;
-        ew_diag d = {0};
-        int bad = parse_failed(ew_e3dc_parse_poll(ans, len, &p, &d), &d);
-        free(ans);
-        if (bad)
-            return EXIT_FAIL;
-        device_error(&p.error);
         EMIT(se, poll, &p);
         fflush(stdout);
     }
@@ -360,59 +383,36 @@ static int v_poll(session *se, const verb_args *va) {
 static int v_status(session *se, const verb_args *va) {
     (void)va;
     ew_e3dc_req_status(req(se));
-    uint8_t *ans;
-    size_t len;
-    int rc = call(se, &ans, &len);
-    if (rc)
-        return rc;
     ew_e3dc_status s;
-    ew_diag d = {0};
-    int bad = parse_failed(ew_e3dc_parse_status(ans, len, &s, &d), &d);
-    free(ans);
-    if (bad)
-        return EXIT_FAIL;
-    device_error(&s.error);
-    EMIT(se, status, &s);
-    return EXIT_OK;
+    int rc = fetch_status(se, &s);
+    if (rc == EXIT_OK)
+        EMIT(se, status, &s);
+    return rc;
 }
 
 static int v_info(session *se, const verb_args *va) {
     (void)va;
     ew_e3dc_sysinfo *si = calloc(1, sizeof *si);
     ew_e3dc_sysinfo_dyn *dy = calloc(1, sizeof *dy);
-    uint8_t *ans = NULL;
-    size_t len;
-    ew_diag d = {0};
     int rc = EXIT_FAIL;
-    if (!si || !dy)
-        goto out;
-    ew_e3dc_req_sysinfo(req(se));
-    if ((rc = call(se, &ans, &len)) != 0)
-        goto out;
-    rc = EXIT_FAIL;
-    if (parse_failed(ew_e3dc_parse_sysinfo(ans, len, si, &d), &d))
-        goto out;
-    free(ans);
-    ans = NULL;
-    ew_e3dc_req_sysinfo_dyn(req(se));
-    if ((rc = call(se, &ans, &len)) != 0)
-        goto out;
-    rc = EXIT_FAIL;
-    if (parse_failed(ew_e3dc_parse_sysinfo_dyn(ans, len, dy, &d), &d))
-        goto out;
-    device_error(&si->error);
-    device_error(&dy->error);
-    if (se->json)
-        fputs("{\"static\":", stdout);
-    EMIT(se, sysinfo, si);
-    if (se->json)
-        fputs(",\"dynamic\":", stdout);
-    EMIT(se, sysinfo_dyn, dy);
-    if (se->json)
-        puts("}");
-    rc = EXIT_OK;
-out:
-    free(ans);
+    if (si && dy) {
+        ew_e3dc_req_sysinfo(req(se));
+        rc = fetch_sysinfo(se, si);
+    }
+    if (rc == EXIT_OK) {
+        ew_e3dc_req_sysinfo_dyn(req(se));
+        rc = fetch_sysinfo_dyn(se, dy);
+    }
+    if (rc == EXIT_OK) {
+        if (se->json)
+            fputs("{\"static\":", stdout);
+        EMIT(se, sysinfo, si);
+        if (se->json)
+            fputs(",\"dynamic\":", stdout);
+        EMIT(se, sysinfo_dyn, dy);
+        if (se->json)
+            puts("}");
+    }
     free(si);
     free(dy);
     return rc;
@@ -738,38 +738,17 @@ static int v_switches(session *se, const verb_args *va) {
         return EXIT_USAGE;
     }
     ew_e3dc_req_switches(req(se));
-    uint8_t *ans;
-    size_t len;
-    int rc = call(se, &ans, &len);
-    if (rc)
-        return rc;
-    ew_e3dc_switches *s = calloc(1, sizeof *s);
-    ew_diag d = {0};
-    rc = EXIT_FAIL;
-    if (s && !parse_failed(ew_e3dc_parse_switches(ans, len, s, &d), &d)) {
-        device_error(&s->error);
-        EMIT(se, switches, s);
-        rc = EXIT_OK;
-    }
-    free(ans);
-    free(s);
+    ew_e3dc_switches *sw = calloc(1, sizeof *sw);
+    int rc = sw ? fetch_switches(se, sw) : EXIT_FAIL;
+    if (rc == EXIT_OK)
+        EMIT(se, switches, sw);
+    free(sw);
     return rc;
 }
 
 static int read_settings(session *se, ew_e3dc_power_settings *ps) {
     ew_e3dc_req_power_settings(req(se));
-    uint8_t *ans;
-    size_t len;
-    int rc = call(se, &ans, &len);
-    if (rc)
-        return rc;
-    ew_diag d = {0};
-    int bad = parse_failed(ew_e3dc_parse_power_settings(ans, len, ps, &d), &d);
-    free(ans);
-    if (bad)
-        return EXIT_FAIL;
-    device_error(&ps->error);
-    return EXIT_OK;
+    return fetch_power_settings(se, ps);
 }
 
 static int v_settings(session *se, const verb_args *va) {
@@ -825,17 +804,9 @@ static int v_settings(session *se, const verb_args *va) {
         chg.present |= 1ull << EW_E3DC_PS_LIMITS_USED;
     }
     ew_e3dc_req_set_power_settings(req(se), &chg);
-    uint8_t *ans;
-    size_t len;
-    if ((rc = call(se, &ans, &len)) != 0)
-        return rc;
     ew_e3dc_power_settings_result res;
-    ew_diag d = {0};
-    int bad = parse_failed(ew_e3dc_parse_power_settings_set(ans, len, &res, &d), &d);
-    free(ans);
-    if (bad)
-        return EXIT_FAIL;
-    device_error(&res.error);
+    if ((rc = fetch_power_settings_set(se, &res)) != 0)
+        return rc;
     int refused = 0;
     for (int k = 0; k < EW_E3DC_PS_NFIELDS; k++)
         if ((res.present & (1ull << k)) && res.res[k] < 0)
@@ -890,20 +861,11 @@ static int v_manual_charge(session *se, const verb_args *va) {
         return EXIT_USAGE;
     }
     ew_e3dc_req_manual_charge(req(se));
-    uint8_t *ans;
-    size_t len;
-    int rc = call(se, &ans, &len);
-    if (rc)
-        return rc;
     ew_e3dc_manual_charge m;
-    ew_diag d = {0};
-    int bad = parse_failed(ew_e3dc_parse_manual_charge(ans, len, &m, &d), &d);
-    free(ans);
-    if (bad)
-        return EXIT_FAIL;
-    device_error(&m.error);
-    EMIT(se, manual_charge, &m);
-    return EXIT_OK;
+    int rc = fetch_manual_charge(se, &m);
+    if (rc == EXIT_OK)
+        EMIT(se, manual_charge, &m);
+    return rc;
 }
 
 static int v_idle(session *se, const verb_args *va) {
@@ -912,20 +874,11 @@ static int v_idle(session *se, const verb_args *va) {
         return EXIT_USAGE;
     }
     ew_e3dc_req_idle_periods(req(se));
-    uint8_t *ans;
-    size_t len;
-    int rc = call(se, &ans, &len);
-    if (rc)
-        return rc;
     ew_e3dc_idle_periods p;
-    ew_diag d = {0};
-    int bad = parse_failed(ew_e3dc_parse_idle_periods(ans, len, &p, &d), &d);
-    free(ans);
-    if (bad)
-        return EXIT_FAIL;
-    device_error(&p.error);
-    EMIT(se, idle_periods, &p);
-    return EXIT_OK;
+    int rc = fetch_idle_periods(se, &p);
+    if (rc == EXIT_OK)
+        EMIT(se, idle_periods, &p);
+    return rc;
 }
 
 /* ---- history -------------------------------------------------------------- */
