@@ -51,7 +51,7 @@ typedef struct bench_row {
     bench_result res;
 } bench_row;
 
-#define BENCH_MAX_ROWS 8
+#define BENCH_MAX_ROWS 12
 
 typedef struct bench_report {
     bench_row rows[BENCH_MAX_ROWS];
@@ -75,5 +75,17 @@ const char *bench_rscp_impl_name(const bench_rscp *b);
 /* Workload |id| ("W1", "W2", "W3"): verifies, measures, appends rows to
  * |rep|.  Returns 0, or -1 after bench_fail(). */
 int bench_rscp_run(bench_rscp *b, const char *id, const bench_opts *o, bench_report *rep);
+
+/* The RCT workloads W4-W6 and their inputs (bench/rct_workloads.json,
+ * bench_rct.c). */
+typedef struct bench_rct bench_rct;
+
+/* Loads the workload file |path|.  Returns NULL after bench_fail(). */
+bench_rct *bench_rct_new(const char *path);
+void bench_rct_del(bench_rct *b);
+
+/* Workload |id| ("W4", "W5", "W6"): verifies, measures, appends a row to
+ * |rep|.  Returns 0, or -1 after bench_fail(). */
+int bench_rct_run(bench_rct *b, const char *id, const bench_opts *o, bench_report *rep);
 
 #endif
