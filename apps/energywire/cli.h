@@ -43,6 +43,9 @@ int cmd_e3dc_is_verb(const char *verb);
 int cmd_e3dc(const char *verb, int argc, char **argv);
 void cmd_e3dc_usage(FILE *out);
 
+/* energywire rct <verb> (cmd_rct.c). */
+int cmd_rct(int argc, char **argv);
+
 /* energywire sim <proto> (cmd_sim.c) and energywire demo (cmd_demo.c). */
 int cmd_sim(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

@@ -11,15 +11,17 @@ static void usage(FILE *out) {
     fputs("usage: energywire <command> [arguments]\n"
           "\n"
           "commands:\n"
-          "  rscp decode   decode (and decrypt) captured RSCP frames given as hex\n"
-          "  rscp tags     search the RSCP tag table\n"
+          "  rscp <verb>   E3/DC devices: poll, info, battery, pvi, pm, wallbox, switches,\n"
+          "                settings, power, history, get, set, raw, ...; decode captured\n"
+          "                frames; search the tag table\n"
+          "  rct <verb>    RCT Power: list the object registry, decode captured frames\n"
           "  sim rscp      run a simulated E3/DC device (RSCP server)\n"
           "  demo          live power-flow view of a simulated E3/DC device\n"
           "  version       print the version\n"
           "  help          show this text\n"
           "\n"
-          "Run 'energywire rscp --help' for the options of the RSCP verbs.\n"
-          "Documentation: docs/cli-rscp.md, docs/cli-sim.md, docs/cli-demo.md\n",
+          "Run 'energywire rscp --help' or 'energywire rct --help' for the verbs.\n"
+          "Documentation: docs/cli-rscp.md, docs/cli-rct.md, docs/cli-sim.md, docs/cli-demo.md\n",
           out);
 }
 
@@ -34,6 +36,8 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "rscp") == 0)
         return cmd_rscp(argc - 1, argv + 1);
+    if (strcmp(cmd, "rct") == 0)
+        return cmd_rct(argc - 1, argv + 1);
     if (strcmp(cmd, "sim") == 0)
         return cmd_sim(argc - 1, argv + 1);
     if (strcmp(cmd, "demo") == 0)

@@ -82,5 +82,20 @@ check "tags by id" 0 "BAT_INDEX" "" -- "$bin" rscp tags 0x03040001
 check "tags: no match" 1 "" "no tag matches" -- "$bin" rscp tags no_such_tag_anywhere
 check "version" 0 "energywire " "" -- "$bin" version
 
+# RCT Power: registry and captured frames (bytes from tests/vectors/rct).
+check "rct list by glob" 0 "0x959930BF  battery.soc" "" -- "$bin" rct list 'battery.soc*'
+check "rct list by group, JSON" 0 '"name":"battery.soc","group":"BATTERY"' "" -- \
+    "$bin" rct list --json --group battery 'battery.soc'
+check "rct list: no match" 1 "" "no object matches" -- "$bin" rct list 'no.such.*'
+check "rct decode response after garbage" 0 \
+    "frame 1: RESPONSE battery.soc (0x959930BF) = 0.8478931188583374 % [1 bytes skipped before]" "" -- \
+    "$bin" rct decode 002b0508959930bf3f590f868810
+check "rct decode two frames" 0 "frame 2: READ battery.soc (0x959930BF)" "" -- \
+    "$bin" rct decode 002b0508959930bf3f590f868810 2b0104959930bf0d65
+check "rct decode flags a CRC mismatch" 1 '"crc":"mismatch"' "" -- \
+    "$bin" rct decode --json 002b0508959930bf3f590f868811
+check "rct decode: cut frame" 1 "" "input ends inside a frame" -- "$bin" rct decode 2b0508959930
+check "rct: unknown verb" 2 "" "unknown rct verb" -- "$bin" rct frobnicate
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
