@@ -1074,6 +1074,18 @@ static int print_tree(session *se, const uint8_t *ans, size_t len) {
     return rc < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
+/* Sends the request built in se->b and prints the whole answer tree. */
+static int call_and_print(session *se) {
+    uint8_t *ans;
+    size_t len;
+    int rc = call(se, &ans, &len);
+    if (rc)
+        return rc;
+    rc = print_tree(se, ans, len);
+    free(ans);
+    return rc;
+}
+
 static int print_query_match(void *user, const ew_rscp_value *v) {
     session *se = user;
     /* The match is a view into the answer: print its whole TLV (header
@@ -1199,14 +1211,7 @@ static int v_set(session *se, const verb_args *va) {
             return EXIT_USAGE;
         }
     }
-    uint8_t *ans;
-    size_t len;
-    int rc = call(se, &ans, &len);
-    if (rc)
-        return rc;
-    rc = print_tree(se, ans, len);
-    free(ans);
-    return rc;
+    return call_and_print(se);
 }
 
 /* Adds one JSON value object {"tag","type"?,"value"?} (the same shape
@@ -1295,14 +1300,7 @@ static int v_raw(session *se, const verb_args *va) {
     json_decref(j);
     if (bad)
         return EXIT_USAGE;
-    uint8_t *ans;
-    size_t len;
-    int rc = call(se, &ans, &len);
-    if (rc)
-        return rc;
-    rc = print_tree(se, ans, len);
-    free(ans);
-    return rc;
+    return call_and_print(se);
 }
 
 /* ---- dispatch ---------------------------------------------------------------- */
