@@ -7,7 +7,7 @@
  *                    [--workloads FILE] [ID...]
  *
  * IDs are W1, W2, W3 (RSCP codec, bench_rscp.c), W4, W5, W6 (RCT codec,
- * bench_rct.c) and W9, W10 (client and
+ * bench_rct.c), W7, W8 (EP codec, bench_ep.c) and W9, W10 (client and
  * simulator over loopback TCP, bench_loop.c); default: all.  --json prints
  * one JSON object, {"W1": {"ops_per_s": N, "MB_per_s": M}, ...}, where W9
  * adds "p99_ms" and "p50_ms" and W10 reports "cpu_pct"; otherwise a table.  Every
@@ -30,6 +30,9 @@
 #endif
 #ifndef EW_BENCH_RCT_WORKLOADS
 #define EW_BENCH_RCT_WORKLOADS "bench/rct_workloads.json"
+#endif
+#ifndef EW_BENCH_EP_VECTORS
+#define EW_BENCH_EP_VECTORS "tests/vectors/ep/generated-vectors.json"
 #endif
 
 void bench_fail(const char *fmt, ...) {
@@ -148,8 +151,8 @@ static void print_table(const bench_report *rep, const bench_loop_report *lrep, 
     printf("\n");
     for (int i = 0; i < rep->nrows; i++)
         printf("  %-20s %s\n", rep->rows[i].key, rep->rows[i].what);
-    printf("\nOne op: W1/W2 one frame, W3 one 4 MiB pass (64 messages of 64 KiB), W4-W6 one\n"
-           "frame. MB = 10^6 bytes of ciphertext (W1-W3) or wire frame (W4-W6) handled.\n");
+    printf("\nOne op: W1/W2 one frame, W3 one 4 MiB pass (64 messages of 64 KiB), W4-W8 one\n"
+           "frame. MB = 10^6 bytes of ciphertext (W1-W3) or wire frame (W4-W8) handled.\n");
     bench_loop_print_table(lrep);
 }
 
@@ -159,7 +162,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: energywire-bench [--json] [--quick] [--impl portable|aesni|auto]\n"
             "                        [--workloads FILE] [ID...]\n"
-            "  ID          W1 W2 W3 W4 W5 W6 W9 W10 (default: all)\n"
+            "  ID          W1 W2 W3 W4 W5 W6 W7 W8 W9 W10 (default: all)\n"
             "  --json      print one JSON object instead of a table\n"
             "  --quick     very short runs (smoke test); results are still verified\n"
             "  --impl X    cipher implementation (default auto: AES-NI when available;\n"
@@ -168,12 +171,14 @@ static void usage(FILE *f) {
             EW_BENCH_WORKLOADS);
 }
 
-#define N_IDS 8
+#define N_IDS 10
 #define N_CODEC_IDS 3 /* W1-W3 run in bench_rscp.c, W4-W6 in bench_rct.c, */
-#define N_RCT_IDS 6   /* the rest in bench_loop.c */
+#define N_RCT_IDS 6   /* W7-W8 in bench_ep.c, the rest in bench_loop.c */
+#define N_EP_IDS 8
 
 static int id_index(const char *s) {
-    static const char *const ids[N_IDS] = {"W1", "W2", "W3", "W4", "W5", "W6", "W9", "W10"};
+    static const char *const ids[N_IDS] = {"W1", "W2", "W3", "W4", "W5",
+                                           "W6", "W7", "W8", "W9", "W10"};
     for (int i = 0; i < N_IDS; i++)
         if ((s[0] == 'W' || s[0] == 'w') && strcmp(s + 1, ids[i] + 1) == 0)
             return i;
@@ -181,7 +186,8 @@ static int id_index(const char *s) {
 }
 
 int main(int argc, char **argv) {
-    static const char *const ids[N_IDS] = {"W1", "W2", "W3", "W4", "W5", "W6", "W9", "W10"};
+    static const char *const ids[N_IDS] = {"W1", "W2", "W3", "W4", "W5",
+                                           "W6", "W7", "W8", "W9", "W10"};
     int json = 0, quick = 0, explicit_impl = 0;
     int want[N_IDS] = {0}, any = 0;
     ew_rscp_cipher_impl impl = EW_RSCP_CIPHER_AUTO;
@@ -245,6 +251,12 @@ int main(int argc, char **argv) {
         bench_rscp_del(b);
         return 1;
     }
+    bench_ep *eb = bench_ep_new(EW_BENCH_EP_VECTORS);
+    if (!eb) {
+        bench_rct_del(rb);
+        bench_rscp_del(b);
+        return 1;
+    }
     bench_report rep;
     bench_loop_report lrep;
     memset(&rep, 0, sizeof rep);
@@ -254,8 +266,10 @@ int main(int argc, char **argv) {
             continue;
         int rc = i < N_CODEC_IDS ? bench_rscp_run(b, ids[i], &o, &rep)
                  : i < N_RCT_IDS ? bench_rct_run(rb, ids[i], &o, &rep)
+                 : i < N_EP_IDS  ? bench_ep_run(eb, ids[i], &o, &rep)
                                  : bench_loop_run(ids[i], &o, quick, &lrep);
         if (rc != 0) {
+            bench_ep_del(eb);
             bench_rct_del(rb);
             bench_rscp_del(b);
             return 1;
@@ -265,6 +279,7 @@ int main(int argc, char **argv) {
         print_json(&rep, &lrep);
     else
         print_table(&rep, &lrep, bench_rscp_impl_name(b), ew_rscp_cipher_aesni_available(), &o);
+    bench_ep_del(eb);
     bench_rct_del(rb);
     bench_rscp_del(b);
     return fflush(stdout) == 0 ? 0 : 1;

@@ -88,4 +88,16 @@ void bench_rct_del(bench_rct *b);
  * |rep|.  Returns 0, or -1 after bench_fail(). */
 int bench_rct_run(bench_rct *b, const char *id, const bench_opts *o, bench_report *rep);
 
+/* The EP workloads W7, W8 (bench_ep.c) on the full Supply frame of
+ * tests/vectors/ep/generated-vectors.json. */
+typedef struct bench_ep bench_ep;
+
+/* Loads the vector file |path|.  Returns NULL after bench_fail(). */
+bench_ep *bench_ep_new(const char *path);
+void bench_ep_del(bench_ep *b);
+
+/* Workload |id| ("W7", "W8"): verifies, measures, appends a row to |rep|.
+ * Returns 0, or -1 after bench_fail(). */
+int bench_ep_run(bench_ep *b, const char *id, const bench_opts *o, bench_report *rep);
+
 #endif
