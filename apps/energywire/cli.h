@@ -48,6 +48,7 @@ int cmd_rct(int argc, char **argv);
 
 /* energywire sim <proto> (cmd_sim.c) and energywire demo (cmd_demo.c). */
 int cmd_sim(int argc, char **argv);
+int cmd_sim_rct(int argc, char **argv); /* energywire sim rct (cmd_sim_rct.c) */
 int cmd_demo(int argc, char **argv);
 
 #endif

@@ -1,12 +1,16 @@
 /*
- * energywire rct ...: RCT Power verbs that need no device: searching the
- * object registry and decoding captured frames (the client verbs come with
- * the RCT session and simulator).
+ * energywire rct ...: RCT Power verbs: searching the object registry and
+ * decoding captured frames (no device needed), and reading and writing
+ * objects of a device over TCP 8899 through ew_rct_sync.
  */
 #include "cli.h"
+#include "config.h"
 
+#include <energywire/io_rct.h>
 #include <energywire/rct.h>
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +18,24 @@
 static void rct_usage(FILE *out) {
     fputs("usage: energywire rct list [--group GROUP] [--json] [PATTERN]\n"
           "       energywire rct decode [--json] [--file FILE] [HEX...]\n"
+          "       energywire rct read [OPTIONS] NAME_OR_ID...\n"
+          "       energywire rct write [OPTIONS] [--force] NAME=VALUE\n"
+          "\n"
+          "OPTIONS: --host HOST  --port N  --config FILE (KEY=value: RCT_HOST, RCT_PORT)\n"
+          "         --json  --timeout MS (per attempt, default 2000)  --retries N (3)\n"
+          "         The environment variables RCT_HOST and RCT_PORT override the file.\n"
           "\n"
           "list: objects of the RCT registry (895) whose name matches the glob\n"
           "  PATTERN ('battery.*', '*soc*'; any case), with id, types, unit and\n"
           "  description.\n"
           "decode: frames captured off the wire (TCP 8899), as hex: every frame with\n"
           "  command, object name, decoded value and CRC status; bytes between frames\n"
-          "  are counted as skipped.\n",
+          "  are counted as skipped.\n"
+          "read: reads objects (names or ids) from the device and prints their values.\n"
+          "write: writes VALUE (parsed by the object's type: bool, integer, float,\n"
+          "  string, enum as a number) and prints the value the device holds\n"
+          "  afterwards.  Unknown ids are refused unless --force (VALUE then is raw\n"
+          "  hex, 0x...).\n",
           out);
 }
 
@@ -177,8 +192,7 @@ static int cmd_decode(int argc, char **argv) {
     if (rx.len > 0) {
         cli_err("input ends inside a frame");
         bad++;
-    }
-    else if (!frames)
+    } else if (!frames)
         cli_err("no RCT frame found in the input");
     free(buf);
     free(text);
@@ -186,6 +200,331 @@ static int cmd_decode(int argc, char **argv) {
     rc = frames && !bad ? EXIT_OK : EXIT_FAIL;
 out:
     free(hex);
+    return rc;
+}
+
+/* ---- device verbs -------------------------------------------------------- */
+
+typedef struct dev_opts {
+    const char *host_flag, *port_flag, *config;
+    int json, force;
+    unsigned long timeout_ms, retries;
+    int nargs;
+    char **args;
+} dev_opts;
+
+/* Parses the options shared by the device verbs; the rest are arguments. */
+static int dev_parse(const char *verb, int argc, char **argv, dev_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->timeout_ms = 2000;
+    o->retries = 3;
+    o->args = calloc((size_t)argc + 1, sizeof *o->args);
+    if (!o->args)
+        return EXIT_FAIL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+        } else if (!strcmp(a, "--force")) {
+            o->force = 1;
+        } else if ((!strcmp(a, "--host") || !strcmp(a, "--port") || !strcmp(a, "--config") ||
+                    !strcmp(a, "--timeout") || !strcmp(a, "--retries"))) {
+            if (i + 1 >= argc) {
+                cli_err("rct %s: %s needs a value", verb, a);
+                return EXIT_USAGE;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--host"))
+                o->host_flag = v;
+            else if (!strcmp(a, "--port"))
+                o->port_flag = v;
+            else if (!strcmp(a, "--config"))
+                o->config = v;
+            else {
+                char *end;
+                errno = 0;
+                unsigned long n = strtoul(v, &end, 10);
+                if (!*v || *v == '-' || *end || errno || n > 600000 ||
+                    (!strcmp(a, "--timeout") && n == 0) || (!strcmp(a, "--retries") && n > 100)) {
+                    cli_err("rct %s: bad value '%s' for %s", verb, v, a);
+                    return EXIT_USAGE;
+                }
+                if (!strcmp(a, "--timeout"))
+                    o->timeout_ms = n;
+                else
+                    o->retries = n;
+            }
+        } else if (a[0] == '-' && a[1] == '-') {
+            cli_err("rct %s: unknown option '%s'", verb, a);
+            return EXIT_USAGE;
+        } else {
+            o->args[o->nargs++] = argv[i];
+        }
+    }
+    return EXIT_OK;
+}
+
+/* Host and port from the flags, RCT_HOST/RCT_PORT, or the config file;
+ * connects.  Returns EXIT_OK with |*out| set. */
+static int dev_connect(const char *verb, const dev_opts *o, ew_rct_sync **out) {
+    cli_conf conf = {0};
+    *out = NULL;
+    if (o->config && cli_conf_load(&conf, o->config) < 0) {
+        cli_conf_free(&conf);
+        return EXIT_USAGE;
+    }
+    const char *host = o->host_flag ? o->host_flag : cli_conf_get(&conf, "RCT_HOST");
+    const char *port_s = o->port_flag ? o->port_flag : cli_conf_get(&conf, "RCT_PORT");
+    unsigned long port = EW_RCT_PORT;
+    int rc = EXIT_OK;
+    if (!host || !*host) {
+        cli_err("rct %s: no device given (--host, RCT_HOST, or RCT_HOST= in --config)", verb);
+        rc = EXIT_USAGE;
+    } else if (port_s) {
+        char *end;
+        port = strtoul(port_s, &end, 10);
+        if (!*port_s || *end || port == 0 || port > 65535) {
+            cli_err("rct %s: bad port '%s'", verb, port_s);
+            rc = EXIT_USAGE;
+        }
+    }
+    ew_rct_client_opts co;
+    ew_rct_client_opts_init(&co);
+    co.host = host;
+    co.port = (uint16_t)port;
+    co.conn.request_timeout_ms = (uint32_t)o->timeout_ms;
+    co.conn.max_retries = (unsigned)o->retries;
+    co.conn.offline_after = 0; /* one-shot: fail with the reason instead */
+    ew_rct_sync *s = NULL;
+    if (rc == EXIT_OK && ew_rct_sync_new(&s, &co) != EW_OK) {
+        cli_err("rct %s: bad host '%s'", verb, host);
+        rc = EXIT_USAGE;
+    }
+    cli_conf_free(&conf);
+    if (rc != EXIT_OK)
+        return rc;
+    signal(SIGPIPE, SIG_IGN);
+    if (ew_rct_sync_connect(s, 0) != EW_OK) {
+        cli_err("%s", ew_rct_sync_error_detail(s));
+        ew_rct_sync_del(s);
+        return EXIT_FAIL;
+    }
+    *out = s;
+    return EXIT_OK;
+}
+
+static const char *obj_name(uint32_t id, char *buf, size_t cap) {
+    const ew_rct_object *ob = ew_rct_object_by_id(id);
+    if (ob)
+        return ob->name;
+    snprintf(buf, cap, "0x%08lX", (unsigned long)id);
+    return buf;
+}
+
+/* Prints one value: text "name = value unit", or one JSON object. */
+static void print_value(int json, uint32_t id, const uint8_t *p, size_t len, unsigned attempts,
+                        int first) {
+    const ew_rct_object *ob = ew_rct_object_by_id(id);
+    int type = ew_rct_type_for(id, EW_RCT_CMD_RESPONSE);
+    size_t cap = 1 << 20;
+    char *text = malloc(cap);
+    if (!text)
+        return;
+    ew_diag d = {0};
+    ew_rct_value_format(type, p, len, json ? EW_RCT_FMT_JSON : 0, text, cap, &d);
+    char nb[16];
+    if (json)
+        printf("%s{\"id\":\"0x%08lX\",\"name\":\"%s\",\"type\":\"%s\",\"value\":%s,"
+               "\"unit\":\"%s\",\"attempts\":%u}",
+               first ? "" : ",", (unsigned long)id, obj_name(id, nb, sizeof nb),
+               ew_rct_type_name(type) ? ew_rct_type_name(type) : "UNKNOWN", text,
+               ob ? ob->unit : "", attempts);
+    else
+        printf("%s = %s%s%s\n", obj_name(id, nb, sizeof nb), text, ob && ob->unit[0] ? " " : "",
+               ob ? ob->unit : "");
+    free(text);
+}
+
+static int cmd_read(int argc, char **argv) {
+    dev_opts o;
+    int rc = dev_parse("read", argc, argv, &o);
+    if (rc == EXIT_OK && !o.nargs) {
+        cli_err("rct read: name the objects to read (see energywire rct list)");
+        rc = EXIT_USAGE;
+    }
+    uint32_t *ids = calloc((size_t)o.nargs + 1, sizeof *ids);
+    for (int i = 0; rc == EXIT_OK && i < o.nargs; i++) {
+        if (!ids || ew_rct_oid_parse(o.args[i], strlen(o.args[i]), &ids[i]) != EW_OK) {
+            cli_err("rct read: unknown object '%s' (see energywire rct list)", o.args[i]);
+            rc = EXIT_USAGE;
+        }
+    }
+    ew_rct_sync *s = NULL;
+    if (rc == EXIT_OK)
+        rc = dev_connect("read", &o, &s);
+    if (rc == EXIT_OK) {
+        int printed = 0;
+        if (o.json)
+            putchar('[');
+        for (int i = 0; i < o.nargs; i++) {
+            uint8_t *ans;
+            size_t len;
+            unsigned attempts = 0;
+            int r = ew_rct_sync_call(s, ids[i], NULL, 0, 0, &ans, &len, &attempts);
+            if (r != EW_OK) {
+                cli_err("read %s: %s", o.args[i], ew_rct_sync_error_detail(s));
+                rc = EXIT_FAIL;
+                if (r == EW_ERR_STATE || r == EW_ERR_CLOSED)
+                    break;
+                continue;
+            }
+            print_value(o.json, ids[i], ans, len, attempts, printed++ == 0);
+            free(ans);
+        }
+        if (o.json)
+            puts("]");
+    }
+    ew_rct_sync_del(s);
+    free(ids);
+    free(o.args);
+    return rc;
+}
+
+/* Encodes VALUE for |type|; prints why not and returns -1. */
+static int encode_value(int type, const char *v, uint8_t *out, size_t cap, size_t *n) {
+    char *end;
+    int rc;
+    switch (type) {
+    case EW_RCT_TYPE_BOOL:
+        if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "yes"))
+            rc = ew_rct_value_encode_int(type, 1, out, cap, n);
+        else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "no"))
+            rc = ew_rct_value_encode_int(type, 0, out, cap, n);
+        else {
+            cli_err("rct write: '%s' is not a boolean (true/false, 1/0, on/off)", v);
+            return -1;
+        }
+        break;
+    case EW_RCT_TYPE_UINT8:
+    case EW_RCT_TYPE_INT8:
+    case EW_RCT_TYPE_UINT16:
+    case EW_RCT_TYPE_INT16:
+    case EW_RCT_TYPE_UINT32:
+    case EW_RCT_TYPE_INT32:
+    case EW_RCT_TYPE_ENUM: {
+        errno = 0;
+        long long x = strtoll(v, &end, 0);
+        if (!*v || *end || errno) {
+            cli_err("rct write: '%s' is not an integer", v);
+            return -1;
+        }
+        rc = ew_rct_value_encode_int(type, x, out, cap, n);
+        if (rc == EW_ERR_RANGE) {
+            cli_err("rct write: %s does not fit %s", v, ew_rct_type_name(type));
+            return -1;
+        }
+        break;
+    }
+    case EW_RCT_TYPE_FLOAT: {
+        errno = 0;
+        double x = strtod(v, &end);
+        if (!*v || *end || errno == ERANGE) {
+            cli_err("rct write: '%s' is not a number", v);
+            return -1;
+        }
+        rc = ew_rct_value_encode_double(type, x, out, cap, n);
+        if (rc == EW_ERR_RANGE) {
+            cli_err("rct write: %s does not fit FLOAT", v);
+            return -1;
+        }
+        break;
+    }
+    case EW_RCT_TYPE_STRING:
+        rc = ew_rct_value_encode_string(v, strlen(v), out, cap, n);
+        break;
+    default:
+        cli_err("rct write: objects of type %s cannot be written from the command line",
+                ew_rct_type_name(type) ? ew_rct_type_name(type) : "UNKNOWN");
+        return -1;
+    }
+    if (rc != EW_OK) {
+        cli_err("rct write: cannot encode '%s': %s", v, ew_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_write(int argc, char **argv) {
+    dev_opts o;
+    int rc = dev_parse("write", argc, argv, &o);
+    if (rc == EXIT_OK && (o.nargs != 1 || !strchr(o.args[0], '='))) {
+        cli_err("rct write: give exactly one NAME=VALUE");
+        rc = EXIT_USAGE;
+    }
+    uint32_t id = 0;
+    uint8_t payload[EW_RCT_SHORT_PAYLOAD_MAX];
+    size_t plen = 0;
+    if (rc == EXIT_OK) {
+        char *eq = strchr(o.args[0], '=');
+        const char *value = eq + 1;
+        if (ew_rct_oid_parse(o.args[0], (size_t)(eq - o.args[0]), &id) != EW_OK) {
+            cli_err("rct write: unknown object '%.*s' (see energywire rct list)",
+                    (int)(eq - o.args[0]), o.args[0]);
+            rc = EXIT_USAGE;
+        } else if (!ew_rct_object_by_id(id)) {
+            if (!o.force) {
+                cli_err("rct write: refusing to write 0x%08lX: not in the registry (--force "
+                        "writes it anyway, VALUE as raw hex)",
+                        (unsigned long)id);
+                rc = EXIT_FAIL;
+            } else {
+                size_t n = strlen(value);
+                if (n >= 2 && value[0] == '0' && (value[1] == 'x' || value[1] == 'X'))
+                    value += 2, n -= 2;
+                uint8_t *raw = cli_unhex(value, n, &plen);
+                if (!raw || plen > sizeof payload) {
+                    if (raw)
+                        cli_err("rct write: at most %u bytes", EW_RCT_SHORT_PAYLOAD_MAX);
+                    rc = EXIT_USAGE;
+                } else {
+                    memcpy(payload, raw, plen);
+                }
+                free(raw);
+            }
+        } else {
+            const ew_rct_object *ob = ew_rct_object_by_id(id);
+            if (encode_value(ob->request_type, value, payload, sizeof payload, &plen) < 0)
+                rc = EXIT_USAGE;
+        }
+    }
+    ew_rct_sync *s = NULL;
+    if (rc == EXIT_OK)
+        rc = dev_connect("write", &o, &s);
+    if (rc == EXIT_OK) {
+        uint8_t *ans = NULL;
+        size_t len;
+        char nb[16];
+        if (ew_rct_sync_call(s, id, payload, plen, 0, &ans, &len, NULL) != EW_OK) {
+            cli_err("write %s: %s", obj_name(id, nb, sizeof nb), ew_rct_sync_error_detail(s));
+            rc = EXIT_FAIL;
+        } else {
+            free(ans);
+            unsigned attempts = 0;
+            /* rct.md §10: what a write's answer holds is unknown: read back. */
+            if (ew_rct_sync_call(s, id, NULL, 0, 0, &ans, &len, &attempts) != EW_OK) {
+                cli_err("write %s: written, but reading it back failed: %s",
+                        obj_name(id, nb, sizeof nb), ew_rct_sync_error_detail(s));
+                rc = EXIT_FAIL;
+            } else {
+                print_value(o.json, id, ans, len, attempts, 1);
+                if (o.json)
+                    putchar('\n');
+                free(ans);
+            }
+        }
+    }
+    ew_rct_sync_del(s);
+    free(o.args);
     return rc;
 }
 
@@ -198,6 +537,10 @@ int cmd_rct(int argc, char **argv) {
         return cmd_list(argc - 1, argv + 1);
     if (!strcmp(argv[1], "decode"))
         return cmd_decode(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "read"))
+        return cmd_read(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "write"))
+        return cmd_write(argc - 1, argv + 1);
     cli_err("unknown rct verb '%s' (see energywire rct --help)", argv[1]);
     return EXIT_USAGE;
 }

@@ -554,8 +554,9 @@ static const opt_info server_opts[SK_N] = {
 
 static void sim_usage(FILE *out) {
     fputs("usage: energywire sim rscp [options]\n"
+          "       energywire sim rct [options]   (RCT Power inverter; see sim rct --help)\n"
           "\n"
-          "Runs a simulated E3/DC home power plant that speaks RSCP on TCP: PV, battery,\n"
+          "sim rscp runs a simulated E3/DC home power plant that speaks RSCP on TCP: PV, battery,\n"
           "house, grid, wallboxes, smart switches and a history database, driven by the\n"
           "wall clock.  The first line on standard output is \"listening on HOST:PORT\".\n"
           "Stops on Ctrl-C / SIGTERM, or after --seconds.\n"
@@ -1058,10 +1059,12 @@ int cmd_sim(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "rscp"))
         return sim_rscp(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "rct") || !strcmp(argv[1], "ep")) {
-        cli_err("sim %s: not available yet; only 'sim rscp' is", argv[1]);
+    if (!strcmp(argv[1], "rct"))
+        return cmd_sim_rct(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "ep")) {
+        cli_err("sim %s: not available yet; 'sim rscp' and 'sim rct' are", argv[1]);
         return EXIT_USAGE;
     }
-    cli_err("unknown simulator '%s' (available: rscp)", argv[1]);
+    cli_err("unknown simulator '%s' (available: rscp, rct)", argv[1]);
     return EXIT_USAGE;
 }

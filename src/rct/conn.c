@@ -553,14 +553,23 @@ void ew_rct_conn_on_timeout(ew_rct_conn *c, uint64_t now_ms) {
             c->backoff_ms = c->backoff_max_ms;
         c->probe_at = c->now + c->backoff_ms;
     }
+    int timed_out = 0;
     for (size_t i = 0; i < c->qn;) {
         conn_slot *s = &c->q[i];
         size_t before = c->qn;
-        if (s->state == SL_INFLIGHT && s->deadline <= c->now)
+        if (s->state == SL_INFLIGHT && s->deadline <= c->now) {
             retry_or_fail(c, i, EW_ERR_TIMEOUT);
+            timed_out = 1;
+        }
         if (c->qn == before)
             i++;
     }
+    /* An answer that was cut off (a second client interrupting the device,
+     * rct.md §15) is never completed, and the receiver does not resync on a
+     * start token inside a frame (§5.2): drop the partial frame so that the
+     * retry's answer is read from its own start. */
+    if (timed_out)
+        ew_rct_rx_reset(&c->rx);
     pump(c);
 }
 
