@@ -14,12 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static void rct_usage(FILE *out) {
     fputs("usage: energywire rct list [--group GROUP] [--json] [PATTERN]\n"
           "       energywire rct decode [--json] [--file FILE] [HEX...]\n"
           "       energywire rct read [OPTIONS] NAME_OR_ID...\n"
           "       energywire rct write [OPTIONS] [--force] NAME=VALUE\n"
+          "       energywire rct timeseries [OPTIONS] NAME --from TIME --to TIME\n"
+          "       energywire rct events [OPTIONS] --from TIME --to TIME\n"
           "\n"
           "OPTIONS: --host HOST  --port N  --config FILE (KEY=value: RCT_HOST, RCT_PORT)\n"
           "         --json  --timeout MS (per attempt, default 2000)  --retries N (3)\n"
@@ -35,7 +39,14 @@ static void rct_usage(FILE *out) {
           "write: writes VALUE (parsed by the object's type: bool, integer, float,\n"
           "  string, enum as a number) and prints the value the device holds\n"
           "  afterwards.  Unknown ids are refused unless --force (VALUE then is raw\n"
-          "  hex, 0x...).\n",
+          "  hex, 0x...).\n"
+          "timeseries: the samples of a timeseries object (logger.*_log_ts) taken in\n"
+          "  [--from, --to], oldest first, as CSV (timestamp_iso,unix,value) or --json.\n"
+          "events: the entries of the event table (logger.error_log_time_stamp) in\n"
+          "  [--from, --to] as CSV (timestamp_iso,unix,type,type_name,element2,\n"
+          "  element3,element4) or --json.\n"
+          "TIME: YYYY-MM-DD (00:00), YYYY-MM-DDTHH:MM[:SS] in UTC unless an offset\n"
+          "  follows (+01:00, -0500, Z), or @UNIX (seconds).  Both ends are included.\n",
           out);
 }
 
@@ -205,8 +216,12 @@ out:
 
 /* ---- device verbs -------------------------------------------------------- */
 
+/* "host:port" of the device connected to, for error messages. */
+static char dev_peer[300];
+
 typedef struct dev_opts {
     const char *host_flag, *port_flag, *config;
+    const char *from, *to; /* timeseries, events */
     int json, force;
     unsigned long timeout_ms, retries;
     int nargs;
@@ -218,6 +233,7 @@ static int dev_parse(const char *verb, int argc, char **argv, dev_opts *o) {
     memset(o, 0, sizeof *o);
     o->timeout_ms = 2000;
     o->retries = 3;
+    int range = !strcmp(verb, "timeseries") || !strcmp(verb, "events");
     o->args = calloc((size_t)argc + 1, sizeof *o->args);
     if (!o->args)
         return EXIT_FAIL;
@@ -225,6 +241,15 @@ static int dev_parse(const char *verb, int argc, char **argv, dev_opts *o) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) {
             o->json = 1;
+        } else if (range && (!strcmp(a, "--from") || !strcmp(a, "--to"))) {
+            if (i + 1 >= argc) {
+                cli_err("rct %s: %s needs a value", verb, a);
+                return EXIT_USAGE;
+            }
+            if (a[2] == 'f')
+                o->from = argv[++i];
+            else
+                o->to = argv[++i];
         } else if (!strcmp(a, "--force")) {
             o->force = 1;
         } else if ((!strcmp(a, "--host") || !strcmp(a, "--port") || !strcmp(a, "--config") ||
@@ -295,6 +320,7 @@ static int dev_connect(const char *verb, const dev_opts *o, ew_rct_sync **out) {
     co.conn.request_timeout_ms = (uint32_t)o->timeout_ms;
     co.conn.max_retries = (unsigned)o->retries;
     co.conn.offline_after = 0; /* one-shot: fail with the reason instead */
+    snprintf(dev_peer, sizeof dev_peer, "%s:%lu", host ? host : "", port);
     ew_rct_sync *s = NULL;
     if (rc == EXIT_OK && ew_rct_sync_new(&s, &co) != EW_OK) {
         cli_err("rct %s: bad host '%s'", verb, host);
@@ -528,6 +554,367 @@ static int cmd_write(int argc, char **argv) {
     return rc;
 }
 
+/* ---- timeseries and events (rct.md §8) ------------------------------------ */
+
+/* The event table (rct.md §8.2). */
+#define EVENT_TABLE_NAME "logger.error_log_time_stamp"
+#define EVENT_TABLE_ID 0x6F3876BCu
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* Reads exactly |n| digits at |*s|; -1 if there are not. */
+static long take_digits(const char **s, int n) {
+    long v = 0;
+    for (int i = 0; i < n; i++, (*s)++) {
+        if (**s < '0' || **s > '9')
+            return -1;
+        v = v * 10 + (**s - '0');
+    }
+    return v;
+}
+
+/* Parses TIME: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM|-HH:MM] (UTC unless
+ * an offset is given) or @UNIX.  The result must fit the device's 32-bit
+ * time.  Returns 0, or -1 after printing why not. */
+static int parse_time(const char *verb, const char *what, const char *text, uint32_t *out) {
+    const char *s = text;
+    int64_t t;
+    if (*s == '@') {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(s + 1, &end, 10);
+        if (!s[1] || s[1] == '-' || *end || errno)
+            goto bad;
+        if (v > 0xFFFFFFFEull)
+            goto range;
+        *out = (uint32_t)v;
+        return 0;
+    }
+    long y = take_digits(&s, 4), mo, d, h = 0, mi = 0, se = 0;
+    if (y < 0 || *s++ != '-' || (mo = take_digits(&s, 2)) < 1 || mo > 12 || *s++ != '-' ||
+        (d = take_digits(&s, 2)) < 1 || d > 31)
+        goto bad;
+    static const unsigned char mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+        goto bad;
+    long off = 0;
+    if (*s == 'T' || *s == 't' || *s == ' ') {
+        s++;
+        if ((h = take_digits(&s, 2)) < 0 || h > 23 || *s++ != ':' ||
+            (mi = take_digits(&s, 2)) < 0 || mi > 59)
+            goto bad;
+        if (*s == ':' && ((void)s++, (se = take_digits(&s, 2)) < 0 || se > 59))
+            goto bad;
+        if (*s == 'Z' || *s == 'z') {
+            s++;
+        } else if (*s == '+' || *s == '-') {
+            int sign = *s++ == '-' ? -1 : 1;
+            long oh = take_digits(&s, 2), om = 0;
+            if (oh < 0 || oh > 14)
+                goto bad;
+            if (*s == ':')
+                s++;
+            if (*s && ((om = take_digits(&s, 2)) < 0 || om > 59))
+                goto bad;
+            off = sign * (oh * 3600 + om * 60);
+        }
+    }
+    if (*s)
+        goto bad;
+    t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se - off;
+    if (t < 0 || t > 0xFFFFFFFEll)
+        goto range;
+    *out = (uint32_t)t;
+    return 0;
+bad:
+    cli_err("rct %s: bad %s time '%s' (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][+HH:MM], UTC unless "
+            "an offset is given, or @UNIX)",
+            verb, what, text);
+    return -1;
+range:
+    cli_err("rct %s: %s time '%s' is outside the device's range (1970 to 2106)", verb, what, text);
+    return -1;
+}
+
+static void iso_time(uint32_t t, char *out, size_t cap) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, cap, "@%lu", (unsigned long)t);
+}
+
+/* Pages fetched and how far back the window is covered, on a terminal. */
+static void range_progress(int tty, unsigned pages, uint32_t from, uint32_t to, uint32_t reached,
+                           int done) {
+    if (!tty)
+        return;
+    uint64_t span = (uint64_t)to - from + 1, got = reached <= from ? span : (uint64_t)to - reached;
+    unsigned width = 30, fill = (unsigned)(got * width / span);
+    char iso[32];
+    iso_time(reached <= from ? from : reached, iso, sizeof iso);
+    fputs("\r[", stderr);
+    for (unsigned k = 0; k < width; k++)
+        fputc(k < fill ? '#' : ' ', stderr);
+    fprintf(stderr, "] %u page%s, back to %s", pages, pages == 1 ? "" : "s", iso);
+    if (done)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+typedef struct range_rec {
+    uint32_t ts;
+    uint32_t e[4]; /* timeseries: e[0] the value's bits; events: type, e2, e3, e4 */
+} range_rec;
+
+static int rec_cmp(const void *a, const void *b) {
+    const range_rec *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return memcmp(x->e, y->e, sizeof x->e);
+}
+
+static uint32_t float_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/*
+ * Fetches the records of |id| in [from, to] (rct.md §8): WRITE the INT32 time
+ * T, the device answers records before T; re-query with the oldest timestamp
+ * received until it is at or before |from|, or a page brings nothing older.
+ * Returns EXIT_OK with |*out| sorted oldest first, without duplicates.
+ */
+static int fetch_range(const char *verb, ew_rct_sync *s, uint32_t id, int events, uint32_t from,
+                       uint32_t to, range_rec **out, size_t *count) {
+    range_rec *recs = NULL;
+    size_t n = 0, cap = 0;
+    uint32_t t = to + 1; /* before T: T = to + 1 includes |to| itself */
+    unsigned pages = 0;
+    int tty = isatty(STDERR_FILENO), rc = EXIT_OK;
+    for (;;) {
+        uint8_t q[4] = {(uint8_t)(t >> 24), (uint8_t)(t >> 16), (uint8_t)(t >> 8), (uint8_t)t};
+        uint8_t *ans;
+        size_t len;
+        if (ew_rct_sync_call(s, id, q, sizeof q, 0, &ans, &len, NULL) != EW_OK) {
+            if (tty && pages)
+                fputc('\n', stderr);
+            cli_err("rct %s: %s", verb, ew_rct_sync_error_detail(s));
+            rc = EXIT_FAIL;
+            break;
+        }
+        pages++;
+        ew_diag d = {0};
+        ew_rct_ts_iter ti;
+        ew_rct_event_iter ei;
+        int r = events ? ew_rct_events_init(&ei, ans, len, &d) : ew_rct_ts_init(&ti, ans, len, &d);
+        if (r != EW_OK) {
+            if (tty)
+                fputc('\n', stderr);
+            cli_err("rct %s: %s: the device's answer to T=%lu is not a valid %s (%s at byte %zu)",
+                    verb, dev_peer, (unsigned long)t, events ? "event table" : "timeseries",
+                    ew_strerror(r), d.offset);
+            free(ans);
+            rc = EXIT_FAIL;
+            break;
+        }
+        uint32_t oldest = t;
+        size_t fresh = 0;
+        for (;;) {
+            range_rec rec = {0};
+            if (events) {
+                ew_rct_event ev;
+                if (!ew_rct_events_next(&ei, &ev))
+                    break;
+                rec.ts = ev.timestamp;
+                rec.e[0] = ev.type;
+                rec.e[1] = ev.element2;
+                rec.e[2] = ev.element3;
+                rec.e[3] = ev.element4;
+            } else {
+                ew_rct_ts_point pt;
+                if (!ew_rct_ts_next(&ti, &pt))
+                    break;
+                rec.ts = pt.timestamp;
+                rec.e[0] = float_bits(pt.value);
+            }
+            if (rec.ts < t) /* what the device should send: older than asked */
+                fresh++;
+            if (rec.ts < oldest)
+                oldest = rec.ts;
+            if (rec.ts < from || rec.ts > to)
+                continue;
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 256;
+                range_rec *m = realloc(recs, nc * sizeof *m);
+                if (!m) {
+                    free(ans);
+                    free(recs);
+                    cli_err("rct %s: out of memory", verb);
+                    return EXIT_FAIL;
+                }
+                recs = m;
+                cap = nc;
+            }
+            recs[n++] = rec;
+        }
+        free(ans);
+        int finished = !fresh || oldest <= from || oldest >= t;
+        range_progress(tty, pages, from, to, finished ? from : oldest, finished);
+        if (finished)
+            break;
+        t = oldest;
+    }
+    if (rc != EXIT_OK) {
+        free(recs);
+        return rc;
+    }
+    if (n)
+        qsort(recs, n, sizeof *recs, rec_cmp);
+    /* One record per timestamp (timeseries) or per identical entry (events). */
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w && recs[w - 1].ts == recs[i].ts &&
+            (!events || !memcmp(recs[w - 1].e, recs[i].e, sizeof recs[i].e)))
+            continue;
+        recs[w++] = recs[i];
+    }
+    *out = recs;
+    *count = w;
+    return EXIT_OK;
+}
+
+/* Parses --from/--to of a range verb; exit code. */
+static int range_args(const char *verb, const dev_opts *o, uint32_t *from, uint32_t *to) {
+    if (!o->from || !o->to) {
+        cli_err("rct %s: give --from TIME and --to TIME", verb);
+        return EXIT_USAGE;
+    }
+    if (parse_time(verb, "--from", o->from, from) < 0 || parse_time(verb, "--to", o->to, to) < 0)
+        return EXIT_USAGE;
+    if (*from > *to) {
+        cli_err("rct %s: --from %s is after --to %s", verb, o->from, o->to);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+static int cmd_timeseries(int argc, char **argv) {
+    dev_opts o;
+    uint32_t from = 0, to = 0, id = 0;
+    int rc = dev_parse("timeseries", argc, argv, &o);
+    if (rc == EXIT_OK && o.nargs != 1) {
+        cli_err("rct timeseries: name one timeseries object (energywire rct list '*_log_ts')");
+        rc = EXIT_USAGE;
+    }
+    if (rc == EXIT_OK && ew_rct_oid_parse(o.args[0], strlen(o.args[0]), &id) != EW_OK) {
+        cli_err("rct timeseries: unknown object '%s' (see energywire rct list '*_log_ts')",
+                o.args[0]);
+        rc = EXIT_USAGE;
+    }
+    const ew_rct_object *ob = rc == EXIT_OK ? ew_rct_object_by_id(id) : NULL;
+    if (rc == EXIT_OK && (!ob || ob->response_type != EW_RCT_TYPE_TIMESERIES)) {
+        const char *tn = ob ? ew_rct_type_name(ob->response_type) : NULL;
+        cli_err("rct timeseries: '%s' is not a timeseries object (its type is %s); timeseries "
+                "objects: energywire rct list '*_log_ts'",
+                o.args[0], tn ? tn : "unknown");
+        rc = EXIT_USAGE;
+    }
+    if (rc == EXIT_OK)
+        rc = range_args("timeseries", &o, &from, &to);
+    ew_rct_sync *s = NULL;
+    if (rc == EXIT_OK)
+        rc = dev_connect("timeseries", &o, &s);
+    range_rec *recs = NULL;
+    size_t n = 0;
+    if (rc == EXIT_OK)
+        rc = fetch_range("timeseries", s, id, 0, from, to, &recs, &n);
+    if (rc == EXIT_OK) {
+        char iso[32], val[64];
+        if (o.json)
+            putchar('[');
+        else
+            puts("timestamp_iso,unix,value");
+        for (size_t i = 0; i < n; i++) {
+            uint32_t b = recs[i].e[0];
+            uint8_t p[4] = {(uint8_t)(b >> 24), (uint8_t)(b >> 16), (uint8_t)(b >> 8), (uint8_t)b};
+            ew_diag d = {0};
+            ew_rct_value_format(EW_RCT_TYPE_FLOAT, p, sizeof p, o.json ? EW_RCT_FMT_JSON : 0, val,
+                                sizeof val, &d);
+            iso_time(recs[i].ts, iso, sizeof iso);
+            if (o.json)
+                printf("%s{\"time\":\"%s\",\"unix\":%lu,\"value\":%s}", i ? "," : "", iso,
+                       (unsigned long)recs[i].ts, val);
+            else
+                printf("%s,%lu,%s\n", iso, (unsigned long)recs[i].ts, val);
+        }
+        if (o.json)
+            puts("]");
+    }
+    free(recs);
+    ew_rct_sync_del(s);
+    free(o.args);
+    return rc;
+}
+
+static int cmd_events(int argc, char **argv) {
+    dev_opts o;
+    uint32_t from = 0, to = 0, id = 0;
+    int rc = dev_parse("events", argc, argv, &o);
+    if (rc == EXIT_OK && o.nargs) {
+        cli_err("rct events: unexpected argument '%s'", o.args[0]);
+        rc = EXIT_USAGE;
+    }
+    if (rc == EXIT_OK)
+        rc = range_args("events", &o, &from, &to);
+    if (rc == EXIT_OK && ew_rct_oid_parse(EVENT_TABLE_NAME, strlen(EVENT_TABLE_NAME), &id) != EW_OK)
+        id = EVENT_TABLE_ID;
+    ew_rct_sync *s = NULL;
+    if (rc == EXIT_OK)
+        rc = dev_connect("events", &o, &s);
+    range_rec *recs = NULL;
+    size_t n = 0;
+    if (rc == EXIT_OK)
+        rc = fetch_range("events", s, id, 1, from, to, &recs, &n);
+    if (rc == EXIT_OK) {
+        char iso[32];
+        if (o.json)
+            putchar('[');
+        else
+            puts("timestamp_iso,unix,type,type_name,element2,element3,element4");
+        for (size_t i = 0; i < n; i++) {
+            const range_rec *r = &recs[i];
+            const char *tn = ew_rct_event_type_name(r->e[0]);
+            iso_time(r->ts, iso, sizeof iso);
+            if (o.json)
+                printf("%s{\"time\":\"%s\",\"unix\":%lu,\"type\":%lu,\"type_name\":%s%s%s,"
+                       "\"element2\":%lu,\"element3\":%lu,\"element4\":%lu}",
+                       i ? "," : "", iso, (unsigned long)r->ts, (unsigned long)r->e[0],
+                       tn ? "\"" : "", tn ? tn : "null", tn ? "\"" : "", (unsigned long)r->e[1],
+                       (unsigned long)r->e[2], (unsigned long)r->e[3]);
+            else
+                printf("%s,%lu,0x%02lX,%s,0x%08lX,0x%08lX,0x%08lX\n", iso, (unsigned long)r->ts,
+                       (unsigned long)r->e[0], tn ? tn : "", (unsigned long)r->e[1],
+                       (unsigned long)r->e[2], (unsigned long)r->e[3]);
+        }
+        if (o.json)
+            puts("]");
+    }
+    free(recs);
+    ew_rct_sync_del(s);
+    free(o.args);
+    return rc;
+}
+
 int cmd_rct(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         rct_usage(argc < 2 ? stderr : stdout);
@@ -541,6 +928,10 @@ int cmd_rct(int argc, char **argv) {
         return cmd_read(argc - 1, argv + 1);
     if (!strcmp(argv[1], "write"))
         return cmd_write(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "timeseries"))
+        return cmd_timeseries(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "events"))
+        return cmd_events(argc - 1, argv + 1);
     cli_err("unknown rct verb '%s' (see energywire rct --help)", argv[1]);
     return EXIT_USAGE;
 }

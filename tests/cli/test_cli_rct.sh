@@ -1,6 +1,7 @@
 #!/bin/sh
-# energywire rct read/write against `energywire sim rct` on loopback, with
-# fault injection.  POSIX sh, grep and sed only.  EW_BIN: the tool.
+# energywire rct read/write/timeseries/events against `energywire sim rct` on
+# loopback, with fault injection.  POSIX sh, grep, sed and awk only.
+# EW_BIN: the tool.
 EW=${EW_BIN:-energywire}
 T=$(mktemp -d)
 pass=0
@@ -68,6 +69,43 @@ printf 'RCT_HOST=127.0.0.1\nRCT_PORT=1\n' >"$T/conf"
 check "config file is read" '[ $rc -eq 1 ] && grep -q "127.0.0.1:1" "$T/v2"'
 RCT_PORT=$P "$EW" rct read --config "$T/conf" battery.soc >"$T/v3" 2>&1; rc=$?
 check "the environment overrides the config file" '[ $rc -eq 0 ]'
+
+# timeseries: 6 h of 5-minute samples (the simulator answers 24 a page, so
+# several pages), sorted, unique, inside the window, values a SOC fraction.
+"$EW" rct timeseries $H logger.minutes_soc_log_ts --from 2026-06-20T06:00 \
+    --to 2026-06-20T12:00:00Z >"$T/ts1" 2>"$T/tse1"; rc=$?
+check "timeseries exits 0 with the CSV header" \
+    '[ $rc -eq 0 ] && [ "$(sed -n 1p "$T/ts1")" = "timestamp_iso,unix,value" ]'
+check "timeseries spans several pages: 73 rows" '[ $(sed 1d "$T/ts1" | wc -l) -eq 73 ]'
+check "timeseries rows sorted, unique, within the window, values 0..1" \
+    'sed 1d "$T/ts1" | awk -F, "BEGIN{p=0} \$2<=p||\$2<1781935200||\$2>1781956800||\$3<0||\$3>1{exit 1} {p=\$2}"'
+check "timeseries rows start and end at the window's ends" \
+    'grep -q "^2026-06-20T06:00:00Z,1781935200,0\." "$T/ts1" && tail -n 1 "$T/ts1" | grep -q "^2026-06-20T12:00:00Z,1781956800,"'
+"$EW" rct timeseries $H --json logger.minutes_soc_log_ts --from 2026-06-20T08:00+02:00 \
+    --to @1781956800 >"$T/ts2" 2>&1; rc=$?
+check "timeseries --json: an array of 73 {time,unix,value} (offset and @UNIX times)" \
+    '[ $rc -eq 0 ] && [ $(grep -o "{\"time\":\"2026-06-20T[0-9:]*Z\",\"unix\":[0-9]*,\"value\":0\.[0-9]*}" "$T/ts2" | wc -l) -eq 73 ] && grep -q "^\[{\"time\":\"2026-06-20T06:00:00Z\",\"unix\":1781935200," "$T/ts2" && grep -q "}]$" "$T/ts2"'
+
+"$EW" rct events $H --from 2026-04-01 --to 2026-06-20 >"$T/ev1" 2>&1; rc=$?
+check "events returns rows over several pages, sorted" \
+    '[ $rc -eq 0 ] && sed -n 1p "$T/ev1" | grep -qx "timestamp_iso,unix,type,type_name,element2,element3,element4" && [ $(sed 1d "$T/ev1" | wc -l) -gt 20 ] && sed 1d "$T/ev1" | awk -F, "BEGIN{p=0} \$2<p||\$2<1775001600||\$2>1781913600||\$3!~/^0x/{exit 1} {p=\$2}"'
+"$EW" rct events $H --json --from 2026-06-01 --to 2026-06-20 >"$T/ev2" 2>&1; rc=$?
+check "events --json" \
+    '[ $rc -eq 0 ] && grep -q "^\[{\"time\":\"2026-06-.*\"type_name\":" "$T/ev2"'
+
+"$EW" rct timeseries $H logger.minutes_soc_log_ts --from 2026-13-01 --to 2026-06-20 >"$T/b1" 2>&1; rc=$?
+check "timeseries with a bad TIME: exit 2" '[ $rc -eq 2 ] && grep -q "bad --from time" "$T/b1"'
+"$EW" rct events $H --from 2026-06-20 --to yesterday >"$T/b2" 2>&1; rc=$?
+check "events with a bad TIME: exit 2" '[ $rc -eq 2 ] && grep -q "bad --to time" "$T/b2"'
+"$EW" rct timeseries $H logger.minutes_soc_log_ts --from 2026-06-21 --to 2026-06-20 >"$T/b3" 2>&1; rc=$?
+check "--from after --to: exit 2" '[ $rc -eq 2 ] && grep -q "is after --to" "$T/b3"'
+"$EW" rct timeseries $H battery.soc --from 2026-06-19 --to 2026-06-20 >"$T/b4" 2>&1; rc=$?
+check "timeseries of a non-timeseries object: exit 2" \
+    '[ $rc -eq 2 ] && grep -q "not a timeseries object" "$T/b4"'
+"$EW" rct timeseries --host 127.0.0.1 --port 1 logger.minutes_soc_log_ts --from 2026-06-19 \
+    --to 2026-06-20 >"$T/b5" 2>&1; rc=$?
+check "timeseries, nothing listening: exit 1 naming host:port" \
+    '[ $rc -eq 1 ] && grep -q "127.0.0.1:1" "$T/b5"'
 
 for f in truncate bad-crc drop cut; do
     FP=$(start_sim "$f" --$f --fault-every 3)
