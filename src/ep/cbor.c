@@ -352,23 +352,6 @@ void ew_ep_w_null(ew_ep_w *w) {
     W_ENC(w, cbor_encode_null(tmp_, 9));
 }
 
-/* binary16 to double, RFC 8949 Appendix D, with exact constant scaling
- * instead of ldexp (2^-24 and 2^(e-25) are exact doubles). */
-static double half_to_double(uint16_t h) {
-    int e = (h >> 10) & 0x1F;
-    int m = h & 0x3FF;
-    double v;
-    if (e == 0) {
-        v = m * (1.0 / 16777216.0);
-    } else if (e != 31) {
-        uint64_t bits = (uint64_t)(e - 15 + 1023) << 52 | (uint64_t)m << 42;
-        memcpy(&v, &bits, sizeof v);
-    } else {
-        v = m == 0 ? INFINITY : NAN;
-    }
-    return (h & 0x8000) ? -v : v;
-}
-
 /*
  * Shortest exact form (ep.md §3.2 "Sending numbers"): integers as CBOR
  * integers; other values as half, single or double, whichever is the first
@@ -398,7 +381,7 @@ void ew_ep_w_number(ew_ep_w *w, const ew_ep_number *n) {
     if ((double)f == v) {
         unsigned char tmp[9];
         size_t k = cbor_encode_half(f, tmp, sizeof tmp);
-        if (k == 3 && half_to_double((uint16_t)(tmp[1] << 8 | tmp[2])) == v) {
+        if (k == 3 && ew_ep_half_to_double((uint16_t)(tmp[1] << 8 | tmp[2])) == v) {
             ew_ep_w_raw(w, tmp, k);
             return;
         }

@@ -4,8 +4,10 @@
 #ifndef EW_EP_INT_H
 #define EW_EP_INT_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <energywire/ep.h>
 
@@ -44,12 +46,93 @@ typedef struct ew_ep_tok {
  * (cbor_stream_decode) path; the inline part only takes one-byte heads. */
 int ew_ep_tok_slow(const uint8_t *p, size_t len, ew_ep_tok *t);
 
+/* binary16 to double, RFC 8949 Appendix D, with exact constant scaling
+ * instead of ldexp (2^-24 and 2^(e-25) are exact doubles). */
+static inline double ew_ep_half_to_double(uint16_t h) {
+    int e = (h >> 10) & 0x1F;
+    int m = h & 0x3FF;
+    double v;
+    if (e == 0) {
+        v = m * (1.0 / 16777216.0);
+    } else if (e != 31) {
+        uint64_t bits = (uint64_t)(e - 15 + 1023) << 52 | (uint64_t)m << 42;
+        memcpy(&v, &bits, sizeof v);
+    } else {
+        v = m == 0 ? INFINITY : NAN;
+    }
+    return (h & 0x8000) ? -v : v;
+}
+
+/* Major type 7 heads that libcbor's streaming decoder reports through a
+ * callback: false, true, null, undefined, half, single and double floats
+ * and break (RFC 8949 §3.3), with the same kind, argument and width
+ * ew_ep_tok_slow() gives them.  Returns 0 for the rest (simple values
+ * 0..19 and F8, the reserved 1C..1E): those go to libcbor. */
+static inline int ew_ep_tok_simple(const uint8_t *p, size_t len, ew_ep_tok *t) {
+    uint8_t h = p[0];
+    t->u = 0;
+    t->ptr = NULL;
+    t->len = 0;
+    t->width = 0;
+    switch (h) {
+    case 0xF4:
+    case 0xF5:
+        t->kind = EW_EP_TK_BOOL;
+        t->u = h & 1u;
+        return 1;
+    case 0xF6:
+        t->kind = EW_EP_TK_NULL;
+        return 1;
+    case 0xF7:
+        t->kind = EW_EP_TK_UNDEF;
+        return 1;
+    case 0xF9:
+        if (len < 3)
+            return EW_ERR_NEED_MORE;
+        t->kind = EW_EP_TK_FLOAT;
+        t->width = 2;
+        t->f = ew_ep_half_to_double((uint16_t)(p[1] << 8 | p[2]));
+        return 3;
+    case 0xFA: {
+        if (len < 5)
+            return EW_ERR_NEED_MORE;
+        uint32_t b = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+        float f;
+        memcpy(&f, &b, sizeof f);
+        t->kind = EW_EP_TK_FLOAT;
+        t->width = 4;
+        t->f = f;
+        return 5;
+    }
+    case 0xFB: {
+        if (len < 9)
+            return EW_ERR_NEED_MORE;
+        uint64_t b = 0;
+        for (int i = 1; i < 9; i++)
+            b = b << 8 | p[i];
+        double f;
+        memcpy(&f, &b, sizeof f);
+        t->kind = EW_EP_TK_FLOAT;
+        t->width = 8;
+        t->f = f;
+        return 9;
+    }
+    case 0xFF:
+        t->kind = EW_EP_TK_BREAK;
+        t->width = 128; /* 1 << (31 - 24), as ew_ep_tok_slow() computes it */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static inline int ew_ep_tok_next(const uint8_t *p, size_t len, ew_ep_tok *t) {
     /* Fast path for the heads that make up most of an EP message: integers,
      * definite string, array and map heads with a 0-, 1-, 2-, 4- or 8-byte
-     * argument (RFC 8949 §3).  Everything else (floats, simple values, tags,
-     * indefinite lengths, malformed heads) goes through libcbor's streaming
-     * decoder.  The W8 target needs this (docs/ep-codec.md);
+     * argument (RFC 8949 §3), and (ew_ep_tok_simple) false, true, null,
+     * undefined, floats and break.  Everything else (tags, indefinite
+     * lengths, other simple values, malformed heads) goes through libcbor's
+     * streaming decoder.  The W8 target needs this (docs/ep-codec.md);
      * fuzz/fuzz_ep_msg.c checks that both paths agree. */
     if (len != 0 && p[0] < 0xC0 && (p[0] & 0x1F) < 28) {
         uint8_t h = p[0];
@@ -80,6 +163,11 @@ static inline int ew_ep_tok_next(const uint8_t *p, size_t len, ew_ep_tok *t) {
         t->ptr = NULL;
         t->len = 0;
         return (int)hl;
+    }
+    if (len != 0 && p[0] >= 0xF4) {
+        int n = ew_ep_tok_simple(p, len, t);
+        if (n != 0)
+            return n;
     }
     return ew_ep_tok_slow(p, len, t);
 }

@@ -180,10 +180,8 @@ int ew_ep_msg_decode(uint32_t type, const uint8_t *p, size_t len, int payload_nu
             break;
         if (k.kind != EW_EP_TK_UINT)
             return ew_ep_fail(d, EW_ERR_BAD_FIELD, ka, "field key must be an unsigned integer");
-        const ew_ep_field *fd = NULL;
-        for (size_t j = 0; j < nf; j++)
-            if (fields[j].id == k.u)
-                fd = &fields[j];
+        /* The tables list IDs 0, 1, 2, ... in order. */
+        const ew_ep_field *fd = k.u < nf && fields[k.u].id == k.u ? &fields[k.u] : NULL;
         if (!fd) {
             /* ep.md §4: unknown field IDs are ignored (entf-ep §2e). */
             size_t err_at = 0;

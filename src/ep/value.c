@@ -188,9 +188,108 @@ static int rfc3339(const uint8_t *s, size_t n) {
 
 static int decode_at(const dctx *c, int vtype, size_t *at, ew_ep_value *v, int depth);
 
+/* The common number heads (integers, finite floats) at |p| into |*n|, as
+ * number_from_tok() would set it.  Returns the bytes read, or 0 for
+ * anything else (other items, non-finite floats, too few bytes): the
+ * caller then takes the general path, which reports the error. */
+static inline size_t num_fast(const uint8_t *p, size_t left, ew_ep_number *n) {
+    if (left == 0)
+        return 0;
+    uint8_t h = p[0];
+    ew_ep_number r;
+    memset(&r, 0, sizeof r);
+    if (h < 0x3C && (h & 0x1F) < 0x1C) {
+        size_t hl = 1;
+        uint64_t u = h & 0x1Fu;
+        if (u >= 24) {
+            hl = 1 + ((size_t)1 << (u - 24));
+            if (left < hl)
+                return 0;
+            u = 0;
+            for (size_t i = 1; i < hl; i++)
+                u = u << 8 | p[i];
+        }
+        r.width = (uint8_t)(hl - 1);
+        if (h < 0x20) {
+            r.encoding = EW_EP_NUM_UINT;
+            r.value = (double)u;
+            if (u <= (uint64_t)INT64_MAX) {
+                r.is_int = 1;
+                r.ival = (int64_t)u;
+            }
+        } else {
+            r.encoding = EW_EP_NUM_NINT;
+            r.value = -1.0 - (double)u;
+            if (u <= (uint64_t)INT64_MAX) {
+                r.is_int = 1;
+                r.ival = -1 - (int64_t)u;
+            }
+        }
+        *n = r;
+        return hl;
+    }
+    if (h < 0xF9 || h > 0xFB)
+        return 0;
+    ew_ep_tok t;
+    int k = ew_ep_tok_simple(p, left, &t);
+    if (k <= 0 || isnan(t.f) || isinf(t.f))
+        return 0;
+    r.width = t.width;
+    r.encoding = h == 0xF9 ? EW_EP_NUM_HALF : h == 0xFA ? EW_EP_NUM_SINGLE : EW_EP_NUM_DOUBLE;
+    r.value = t.f;
+    *n = r;
+    return (size_t)k;
+}
+
+/* A value map of the text type |vtype| (Text, Timestamp, Currency) at
+ * |*at|: the one-entry map with a one-byte key and a short definite text
+ * string is read here, the rest by decode_at(). */
+static int decode_text(const dctx *c, int vtype, size_t *at, ew_ep_value *v, int depth) {
+    size_t start = *at, left = c->len - start;
+    const uint8_t *p = c->p + start;
+    if (left >= 3 && p[0] == 0xA1 && p[1] == vtype && p[2] >= 0x60 && p[2] < 0x78 &&
+        (size_t)(p[2] - 0x60) <= left - 3 && ew_ep_utf8_valid(p + 3, (size_t)(p[2] - 0x60))) {
+        size_t n = (size_t)(p[2] - 0x60);
+        v->vtype = vtype;
+        v->bytes.ptr = p + 3;
+        v->bytes.len = n;
+        if (vtype == EW_EP_VT_TIMESTAMP && !rfc3339(p + 3, n) && c->warn)
+            *c->warn |= EW_EP_WARN_TIMESTAMP;
+        *at = start + 3 + n;
+        return 0;
+    }
+    return decode_at(c, vtype, at, v, depth);
+}
+
+/* A value map of the numeric type |vtype| at |*at| into |*n|: the usual
+ * one-entry map with a one-byte key and a number head is read here, the
+ * rest as decode_at() reads it (with the same results and errors). */
+static int decode_num(const dctx *c, int vtype, size_t *at, ew_ep_number *n, int depth) {
+    size_t start = *at;
+    size_t k;
+    if (c->len - start >= 3 && c->p[start] == 0xA1 && c->p[start + 1] == vtype &&
+        (k = num_fast(c->p + start + 2, c->len - start - 2, n)) != 0) {
+        *at = start + 2 + k;
+        return 0;
+    }
+    ew_ep_value sub;
+    int rc = decode_at(c, vtype, at, &sub, depth);
+    if (rc < 0)
+        return rc;
+    *n = sub.num;
+    return 0;
+}
+
 /* The data part of a value of type |vtype| (low byte) at |*at|. */
 static int decode_data(const dctx *c, int vtype, size_t *at, ew_ep_value *v, int depth) {
     size_t start = *at;
+    if (ew_ep_vtype_is_numeric(vtype)) {
+        size_t k = num_fast(c->p + start, c->len - start, &v->num);
+        if (k) {
+            *at = start + k;
+            return 0;
+        }
+    }
     ew_ep_tok t;
     int rc = tok(c, at, &t);
     if (rc < 0)
@@ -248,12 +347,9 @@ static int decode_data(const dctx *c, int vtype, size_t *at, ew_ep_value *v, int
         if (!ew_ep_vtype_is_numeric(elem))
             return fail(c, EW_ERR_INVAL, start, "Bounds element type is not numeric");
         v->bounds.vtype = elem;
-        if ((rc = decode_at(c, elem, at, &sub, depth + 1)) < 0)
+        if ((rc = decode_num(c, elem, at, &v->bounds.min, depth + 1)) < 0 ||
+            (rc = decode_num(c, elem, at, &v->bounds.max, depth + 1)) < 0)
             return rc;
-        v->bounds.min = sub.num;
-        if ((rc = decode_at(c, elem, at, &sub, depth + 1)) < 0)
-            return rc;
-        v->bounds.max = sub.num;
         if (v->bounds.min.value > v->bounds.max.value && c->warn)
             *c->warn |= EW_EP_WARN_BOUNDS_ORDER; /* U19 */
         return 0;
@@ -267,9 +363,9 @@ static int decode_data(const dctx *c, int vtype, size_t *at, ew_ep_value *v, int
                 return rc;
             if (a.kind != EW_EP_TK_ARRAY || a.u != 3)
                 return fail(c, EW_ERR_BAD_FIELD, e, "price entry must be an array of three");
-            if ((rc = decode_at(c, EW_EP_VT_TIMESTAMP, at, &sub, depth + 1)) < 0 ||
-                (rc = decode_at(c, EW_EP_VT_AMOUNT, at, &sub, depth + 1)) < 0 ||
-                (rc = decode_at(c, EW_EP_VT_CURRENCY, at, &sub, depth + 1)) < 0)
+            if ((rc = decode_text(c, EW_EP_VT_TIMESTAMP, at, &sub, depth + 1)) < 0 ||
+                (rc = decode_num(c, EW_EP_VT_AMOUNT, at, &sub.num, depth + 1)) < 0 ||
+                (rc = decode_text(c, EW_EP_VT_CURRENCY, at, &sub, depth + 1)) < 0)
                 return rc;
         }
         v->prices.count = (size_t)t.u;
@@ -297,7 +393,7 @@ static int decode_data(const dctx *c, int vtype, size_t *at, ew_ep_value *v, int
                 return rc;
             if (k.kind != EW_EP_TK_UINT)
                 return fail(c, EW_ERR_BAD_FIELD, ka, "source ID must be an unsigned integer");
-            if ((rc = decode_at(c, inner, at, &sub, depth + 1)) < 0)
+            if ((rc = decode_num(c, inner, at, &sub.num, depth + 1)) < 0)
                 return rc;
             if (c->warn) {
                 if (k.u > 9)
@@ -344,7 +440,7 @@ static int decode_data(const dctx *c, int vtype, size_t *at, ew_ep_value *v, int
                     *c->warn |= EW_EP_WARN_ISOLATION_NULL;
                 continue;
             }
-            if ((rc = decode_at(c, EW_EP_VT_RESISTANCE, at, &sub, depth + 1)) < 0)
+            if ((rc = decode_num(c, EW_EP_VT_RESISTANCE, at, &sub.num, depth + 1)) < 0)
                 return rc;
             if (i == 1) {
                 v->iso.has_negative = 1;
@@ -365,13 +461,28 @@ static int decode_data(const dctx *c, int vtype, size_t *at, ew_ep_value *v, int
  * extra keys are skipped with a warning, a repeated key is invalid. */
 static int decode_at(const dctx *c, int vtype, size_t *at, ew_ep_value *v, int depth) {
     size_t start = *at;
+    int want = vtype & 0xFF, found = 0;
+    /* The usual form, a one-entry map whose key is the type ID in a
+     * one-byte head (IDs below 24) or in 18 xx: straight to the data, as
+     * the loop below would go. */
+    if (c->len - start >= 3 && c->p[start] == 0xA1) {
+        size_t kl = 0;
+        if (want < 24 && c->p[start + 1] == want)
+            kl = 1;
+        else if (want >= 24 && c->p[start + 1] == 0x18 && c->p[start + 2] == want)
+            kl = 2;
+        if (kl) {
+            v->vtype = vtype;
+            *at = start + 1 + kl;
+            return decode_data(c, vtype, at, v, depth);
+        }
+    }
     ew_ep_tok t;
     int rc = tok(c, at, &t);
     if (rc < 0)
         return rc;
     if (t.kind != EW_EP_TK_MAP && t.kind != EW_EP_TK_MAP_INDEF)
         return fail(c, EW_ERR_BAD_FIELD, start, "value-type map expected");
-    int want = vtype & 0xFF, found = 0;
     v->vtype = vtype;
     for (uint64_t i = 0; t.kind == EW_EP_TK_MAP_INDEF || i < t.u; i++) {
         size_t ka = *at;
