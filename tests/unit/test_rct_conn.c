@@ -557,41 +557,12 @@ static void test_feeding_patterns(void **state) {
 
 /* ---- failmalloc ---------------------------------------------------------- */
 
-typedef struct fmem {
-    ew_mem mem;
-    long count, fail_at, live;
-} fmem;
-
-static void *fm_malloc(size_t n, void *user) {
-    fmem *f = user;
-    if (++f->count == f->fail_at)
-        return NULL;
-    f->live++;
-    return malloc(n);
-}
-
-static void *fm_realloc(void *p, size_t n, void *user) {
-    fmem *f = user;
-    if (++f->count == f->fail_at)
-        return NULL;
-    if (!p)
-        f->live++;
-    return realloc(p, n);
-}
-
-static void fm_free(void *p, void *user) {
-    fmem *f = user;
-    if (p)
-        f->live--;
-    free(p);
-}
-
 static void test_failmalloc(void **state) {
     (void)state;
     int ok = 0;
     for (long n = 1; n < 50 && !ok; n++) {
-        fmem f = {{fm_malloc, fm_realloc, fm_free, NULL}, 0, n, 0};
-        f.mem.user = &f;
+        tu_failmem f;
+        tu_failmem_init(&f, n);
         ew_rct_conn *c = NULL;
         int rc = ew_rct_conn_new(&c, NULL, &f.mem);
         if (rc == EW_ERR_NOMEM) {

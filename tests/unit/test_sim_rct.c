@@ -330,41 +330,12 @@ static void test_second_client(void **state) {
     ew_rct_sim_del(s); /* frees b */
 }
 
-typedef struct fmem {
-    ew_mem mem;
-    long count, fail_at, live;
-} fmem;
-
-static void *fm_malloc(size_t n, void *user) {
-    fmem *f = user;
-    if (++f->count == f->fail_at)
-        return NULL;
-    f->live++;
-    return malloc(n);
-}
-
-static void *fm_realloc(void *p, size_t n, void *user) {
-    fmem *f = user;
-    if (++f->count == f->fail_at)
-        return NULL;
-    if (!p)
-        f->live++;
-    return realloc(p, n);
-}
-
-static void fm_free(void *p, void *user) {
-    fmem *f = user;
-    if (p)
-        f->live--;
-    free(p);
-}
-
 static void test_failmalloc(void **state) {
     (void)state;
     int done = 0;
     for (long k = 1; k < 20 && !done; k++) {
-        fmem f = {{fm_malloc, fm_realloc, fm_free, NULL}, 0, k, 0};
-        f.mem.user = &f;
+        tu_failmem f;
+        tu_failmem_init(&f, k);
         ew_rct_sim *s = NULL;
         ew_rct_sim_peer *p = NULL;
         int rc = ew_rct_sim_new(&s, NULL, &f.mem);

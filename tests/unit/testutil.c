@@ -214,3 +214,36 @@ void tu_build_node(ew_rscp_builder *b, const json_t *node) {
     }
     assert_int_equal(rc, EW_OK);
 }
+
+static void *fm_malloc(size_t n, void *user) {
+    tu_failmem *f = user;
+    if (++f->count == f->fail_at)
+        return NULL;
+    f->live++;
+    return malloc(n);
+}
+
+static void *fm_realloc(void *p, size_t n, void *user) {
+    tu_failmem *f = user;
+    if (++f->count == f->fail_at)
+        return NULL;
+    if (!p)
+        f->live++;
+    return realloc(p, n);
+}
+
+static void fm_free(void *p, void *user) {
+    tu_failmem *f = user;
+    if (p)
+        f->live--;
+    free(p);
+}
+
+void tu_failmem_init(tu_failmem *f, long fail_at) {
+    f->mem.malloc_fn = fm_malloc;
+    f->mem.realloc_fn = fm_realloc;
+    f->mem.free_fn = fm_free;
+    f->mem.user = f;
+    f->count = f->live = 0;
+    f->fail_at = fail_at;
+}

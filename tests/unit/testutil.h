@@ -51,6 +51,14 @@ uint32_t tu_node_tag(const json_t *node);
 int tu_node_type(const json_t *node);
 void tu_build_node(struct ew_rscp_builder *b, const json_t *node);
 
+/* Failmalloc: an ew_mem whose allocation number |fail_at| (1-based,
+ * counting malloc and realloc) fails; |live| counts blocks not yet freed. */
+typedef struct tu_failmem {
+    ew_mem mem;
+    long count, fail_at, live;
+} tu_failmem;
+void tu_failmem_init(tu_failmem *f, long fail_at);
+
 /* Deterministic PRNG for randomized tests (xorshift64*). */
 uint64_t tu_rand(uint64_t *state);
 
