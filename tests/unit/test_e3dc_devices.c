@@ -29,31 +29,6 @@ static size_t done(ew_rscp_builder *b) {
     return n;
 }
 
-static uint8_t *frame_area(const char *id, size_t *len) {
-    json_t *root = tu_load_json("rscp/frames_plain.json");
-    size_t idx;
-    const json_t *f;
-    uint8_t *area = NULL;
-    json_array_foreach(json_object_get(root, "frames"), idx, f) {
-        if (strcmp(tu_str(f, "id"), id) != 0)
-            continue;
-        size_t n = 0;
-        uint8_t *fr = tu_unhex(tu_str(json_object_get(f, "with_crc"), "frame_hex"), &n);
-        ew_rscp_frame hdr;
-        ew_diag d = {0};
-        assert_int_equal(ew_rscp_frame_decode(fr, n, &hdr, EW_RSCP_DECODE_VALIDATE, &d), (int)n);
-        area = malloc(hdr.data_len ? hdr.data_len : 1);
-        assert_non_null(area);
-        memcpy(area, hdr.data, hdr.data_len);
-        *len = hdr.data_len;
-        free(fr);
-    }
-    json_decref(root);
-    if (!area)
-        fail_msg("no frame %s", id);
-    return area;
-}
-
 /* ---- batteries ----------------------------------------------------------- */
 
 static ew_e3dc_battery bat; /* large: keep off the stack */
@@ -62,7 +37,7 @@ static void test_battery_vectors(void **state) {
     (void)state;
     ew_diag d = {0};
     size_t n = 0;
-    uint8_t *area = frame_area("bat_response_nested", &n);
+    uint8_t *area = tu_frame_area("bat_response_nested", &n);
     assert_int_equal(ew_e3dc_parse_battery(area, n, 0, &bat, &d), EW_OK);
     assert_int_equal(bat.index, 0);
     assert_true(bat.rsoc_pct == 77.25);
@@ -85,7 +60,7 @@ static void test_battery_vectors(void **state) {
     free(area);
 
     /* Top-level BAT_DATA Error 6: the battery does not exist. */
-    area = frame_area("error_response", &n);
+    area = tu_frame_area("error_response", &n);
     assert_int_equal(ew_e3dc_parse_battery(area, n, 3, &bat, &d), EW_OK);
     assert_int_equal(bat.error.code, 6);
     assert_int_equal(bat.error.whole, 1);

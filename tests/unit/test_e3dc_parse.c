@@ -31,32 +31,6 @@ static size_t done(ew_rscp_builder *b) {
     return n;
 }
 
-/* Value area of frame |id| of frames_plain.json (heap copy). */
-static uint8_t *frame_area(const char *id, size_t *len) {
-    json_t *root = tu_load_json("rscp/frames_plain.json");
-    size_t idx;
-    const json_t *f;
-    uint8_t *area = NULL;
-    json_array_foreach(json_object_get(root, "frames"), idx, f) {
-        if (strcmp(tu_str(f, "id"), id) != 0)
-            continue;
-        size_t n = 0;
-        uint8_t *fr = tu_unhex(tu_str(json_object_get(f, "with_crc"), "frame_hex"), &n);
-        ew_rscp_frame hdr;
-        ew_diag d = {0};
-        assert_int_equal(ew_rscp_frame_decode(fr, n, &hdr, EW_RSCP_DECODE_VALIDATE, &d), (int)n);
-        area = malloc(hdr.data_len ? hdr.data_len : 1);
-        assert_non_null(area);
-        memcpy(area, hdr.data, hdr.data_len);
-        *len = hdr.data_len;
-        free(fr);
-    }
-    json_decref(root);
-    if (!area)
-        fail_msg("no frame %s", id);
-    return area;
-}
-
 #define HAS(o, bit) EW_E3DC_HAS(o, bit)
 
 /* The ten poll answers with the usual types, PV/battery/grid as given. */
@@ -89,7 +63,7 @@ static void poll_answers(ew_rscp_builder *b, int skip_tag_of) {
 static void test_poll_vector(void **state) {
     (void)state;
     size_t n = 0;
-    uint8_t *area = frame_area("poll_response_10_tags", &n);
+    uint8_t *area = tu_frame_area("poll_response_10_tags", &n);
     ew_e3dc_poll p;
     ew_diag d = {0};
     assert_int_equal(ew_e3dc_parse_poll(area, n, &p, &d), EW_OK);

@@ -34,29 +34,6 @@ static size_t put_tlv(uint8_t *p, uint32_t tag, uint8_t type, const void *data, 
     return 7 + (size_t)n;
 }
 
-/* Value area of frame |id| of frames_plain.json (with CRC), heap copy. */
-static uint8_t *frame_area(const char *id, size_t *len) {
-    json_t *root = tu_load_json("rscp/frames_plain.json");
-    size_t idx;
-    const json_t *f;
-    uint8_t *area = NULL;
-    json_array_foreach(json_object_get(root, "frames"), idx, f) {
-        if (strcmp(tu_str(f, "id"), id) != 0)
-            continue;
-        size_t n;
-        uint8_t *fr = tu_unhex(tu_str(json_object_get(f, "with_crc"), "frame_hex"), &n);
-        ew_rscp_frame hdr;
-        ew_diag d = {0};
-        assert_int_equal(ew_rscp_frame_decode(fr, n, &hdr, EW_RSCP_DECODE_VALIDATE, &d), (int)n);
-        area = copy_of(hdr.data, hdr.data_len);
-        *len = hdr.data_len;
-        free(fr);
-    }
-    json_decref(root);
-    if (!area)
-        fail_msg("no frame %s", id);
-    return area;
-}
 
 typedef int (*print_fn)(const uint8_t *, size_t, unsigned, unsigned, char *, size_t, size_t *,
                         ew_diag *);
@@ -133,7 +110,7 @@ static void test_text_poll_answer(void **state) {
     expect_unit(0x03040001, "");  /* BAT_INDEX */
     expect_unit(0x0380000D, "");  /* BAT_DCB_COUNT */
     size_t len;
-    uint8_t *area = frame_area("poll_response_10_tags", &len);
+    uint8_t *area = tu_frame_area("poll_response_10_tags", &len);
     char *text = print_checked(ew_rscp_print_text, area, len, 0);
     assert_string_equal(text, "INFO_UTC_TIME = 2023-11-14T22:13:20Z\n"
                               "EMS_BAT_SOC = 77 %\n"
@@ -164,7 +141,7 @@ static void test_text_poll_answer(void **state) {
 static void test_text_bat_answer(void **state) {
     (void)state;
     size_t len;
-    uint8_t *area = frame_area("bat_response_nested", &len);
+    uint8_t *area = tu_frame_area("bat_response_nested", &len);
     char *text = print_checked(ew_rscp_print_text, area, len, 0);
     assert_string_equal(text, "BAT_DATA:\n"
                               "  BAT_INDEX = 0\n"
@@ -178,7 +155,7 @@ static void test_text_bat_answer(void **state) {
     free(text);
     free(area);
 
-    area = frame_area("error_response", &len);
+    area = tu_frame_area("error_response", &len);
     text = print_checked(ew_rscp_print_text, area, len, 0);
     assert_string_equal(text, "BAT_DATA = error 6 RSCP_ERR_NOT_AVAILABLE\n");
     free(text);
@@ -186,7 +163,7 @@ static void test_text_bat_answer(void **state) {
 
     /* Requests: None values are the bare tag name; an empty container says
      * so. */
-    area = frame_area("bat_request_nested", &len);
+    area = tu_frame_area("bat_request_nested", &len);
     text = print_checked(ew_rscp_print_text, area, len, 0);
     assert_string_equal(text, "BAT_REQ_DATA:\n"
                               "  BAT_INDEX = 0\n"
@@ -212,7 +189,7 @@ static void test_text_bat_answer(void **state) {
 static void test_password_masked(void **state) {
     (void)state;
     size_t len;
-    uint8_t *area = frame_area("auth_request", &len);
+    uint8_t *area = tu_frame_area("auth_request", &len);
     char *text = print_checked(ew_rscp_print_text, area, len, 0);
     assert_string_equal(text, "RSCP_REQ_AUTHENTICATION:\n"
                               "  RSCP_AUTHENTICATION_USER = \"user@example.com\"\n"
@@ -416,7 +393,7 @@ static void test_json_tlv_vectors(void **state) {
 static void test_json_frames(void **state) {
     (void)state;
     size_t len;
-    uint8_t *area = frame_area("poll_response_10_tags", &len);
+    uint8_t *area = tu_frame_area("poll_response_10_tags", &len);
     char *text = print_checked(ew_rscp_print_json, area, len, 0);
     json_t *j = parse_json(text);
     assert_int_equal(json_array_size(j), 10);
@@ -444,7 +421,7 @@ static void test_json_frames(void **state) {
     free(text);
     free(area);
 
-    area = frame_area("bat_response_nested", &len);
+    area = tu_frame_area("bat_response_nested", &len);
     text = print_checked(ew_rscp_print_json, area, len, EW_RSCP_PRINT_PRETTY);
     j = parse_json(text);
     const json_t *bat = json_array_get(j, 0);
@@ -663,7 +640,7 @@ static void test_value_format(void **state) {
 static void test_faulty_tree(void **state) {
     (void)state;
     size_t len;
-    uint8_t *area = frame_area("bat_response_nested", &len);
+    uint8_t *area = tu_frame_area("bat_response_nested", &len);
     /* BAT_DCB_INFO (the last child, an Error of 4 bytes) claims 5 bytes. */
     size_t dcb = len - 11;
     assert_int_equal(area[dcb + 4], EW_RSCP_TYPE_ERROR);

@@ -247,3 +247,28 @@ void tu_failmem_init(tu_failmem *f, long fail_at) {
     f->count = f->live = 0;
     f->fail_at = fail_at;
 }
+
+uint8_t *tu_frame_area(const char *id, size_t *len) {
+    json_t *root = tu_load_json("rscp/frames_plain.json");
+    size_t idx;
+    const json_t *f;
+    uint8_t *area = NULL;
+    json_array_foreach(json_object_get(root, "frames"), idx, f) {
+        if (strcmp(tu_str(f, "id"), id) != 0)
+            continue;
+        size_t n = 0;
+        uint8_t *fr = tu_unhex(tu_str(json_object_get(f, "with_crc"), "frame_hex"), &n);
+        ew_rscp_frame hdr;
+        ew_diag d = {0};
+        assert_int_equal(ew_rscp_frame_decode(fr, n, &hdr, EW_RSCP_DECODE_VALIDATE, &d), (int)n);
+        area = malloc(hdr.data_len ? hdr.data_len : 1);
+        assert_non_null(area);
+        memcpy(area, hdr.data, hdr.data_len);
+        *len = hdr.data_len;
+        free(fr);
+    }
+    json_decref(root);
+    if (!area)
+        fail_msg("no frame %s", id);
+    return area;
+}

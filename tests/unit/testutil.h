@@ -51,6 +51,10 @@ uint32_t tu_node_tag(const json_t *node);
 int tu_node_type(const json_t *node);
 void tu_build_node(struct ew_rscp_builder *b, const json_t *node);
 
+/* Heap copy of the value area of frame |id| (with CRC) of
+ * tests/vectors/rscp/frames_plain.json; fails the test when absent. */
+uint8_t *tu_frame_area(const char *id, size_t *len);
+
 /* Failmalloc: an ew_mem whose allocation number |fail_at| (1-based,
  * counting malloc and realloc) fails; |live| counts blocks not yet freed. */
 typedef struct tu_failmem {
