@@ -69,10 +69,11 @@ extern "C" {
 #define EW_TLS_ERR_HANDSHAKE (-113)
 
 /* Returns a short English text for |rc| (static, never NULL); falls back to
- * ew_strerror(). */
+ * ew_io_strerror(), which knows the EW_IO_ERR_* codes and ew_err. */
 EW_API const char *ew_tls_strerror(int rc);
 
-/* Returns the symbolic name of |rc| ("EW_TLS_ERR_VERSION", "EW_ERR_INVAL"). */
+/* Returns the symbolic name of |rc| ("EW_TLS_ERR_VERSION",
+ * "EW_IO_ERR_UNREACHABLE", "EW_ERR_INVAL"). */
 EW_API const char *ew_tls_errname(int rc);
 
 /* Length of a SHA-256 fingerprint: raw bytes and lower-case hex with NUL. */

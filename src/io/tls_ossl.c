@@ -58,7 +58,7 @@ const char *ew_tls_strerror(int rc) {
     case EW_TLS_ERR_HANDSHAKE:
         return "TLS handshake failed";
     default:
-        return ew_strerror(rc);
+        return ew_io_strerror(rc);
     }
 }
 
@@ -73,7 +73,7 @@ const char *ew_tls_errname(int rc) {
     case EW_TLS_ERR_HANDSHAKE:
         return "EW_TLS_ERR_HANDSHAKE";
     default:
-        return ew_errname(rc);
+        return ew_io_errname(rc);
     }
 }
 
