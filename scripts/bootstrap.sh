@@ -6,7 +6,7 @@
 # Idempotent: installed packages are left alone.
 set -eu
 
-PACKAGES="cmake make gcc clang libclang-rt-14-dev pkg-config libcmocka-dev libjansson-dev libuv1-dev libcbor-dev libssl-dev"
+PACKAGES="cmake make gcc clang libclang-rt-14-dev pkg-config libcmocka-dev libjansson-dev libuv1-dev libcbor-dev libssl-dev libpcap-dev openssl"
 
 missing=""
 for p in $PACKAGES; do
