@@ -51,4 +51,11 @@ int cmd_sim(int argc, char **argv);
 int cmd_sim_rct(int argc, char **argv); /* energywire sim rct (cmd_sim_rct.c) */
 int cmd_demo(int argc, char **argv);
 
+/* energywire ep <verb> (cmd_ep.c) and energywire sim ep (cmd_sim_ep.c). */
+int cmd_ep(int argc, char **argv);
+int cmd_sim_ep(int argc, char **argv);
+
+/* energywire capture FILE (cmd_capture.c). */
+int cmd_capture(int argc, char **argv);
+
 #endif

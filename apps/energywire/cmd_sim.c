@@ -1061,10 +1061,8 @@ int cmd_sim(int argc, char **argv) {
         return sim_rscp(argc - 1, argv + 1);
     if (!strcmp(argv[1], "rct"))
         return cmd_sim_rct(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "ep")) {
-        cli_err("sim %s: not available yet; 'sim rscp' and 'sim rct' are", argv[1]);
-        return EXIT_USAGE;
-    }
-    cli_err("unknown simulator '%s' (available: rscp, rct)", argv[1]);
+    if (!strcmp(argv[1], "ep"))
+        return cmd_sim_ep(argc - 1, argv + 1);
+    cli_err("unknown simulator '%s' (available: rscp, rct, ep)", argv[1]);
     return EXIT_USAGE;
 }

@@ -15,13 +15,17 @@ static void usage(FILE *out) {
           "                settings, power, history, get, set, raw, ...; decode captured\n"
           "                frames; search the tag table\n"
           "  rct <verb>    RCT Power: list the object registry, decode captured frames\n"
-          "  sim rscp      run a simulated E3/DC device (RSCP server)\n"
+          "  ep <verb>     EnergyNet EP over TLS 1.3: listen, connect, send, monitor, certs\n"
+          "  capture FILE  decode RSCP, RCT and EP traffic in a pcap/pcapng capture\n"
+          "  sim <proto>   run a simulated device: rscp (E3/DC), rct (RCT Power inverter),\n"
+          "                ep (EnergyNet charger, vehicle or home battery)\n"
           "  demo          live power-flow view of a simulated E3/DC device\n"
           "  version       print the version\n"
           "  help          show this text\n"
           "\n"
-          "Run 'energywire rscp --help' or 'energywire rct --help' for the verbs.\n"
-          "Documentation: docs/cli-rscp.md, docs/cli-rct.md, docs/cli-sim.md, docs/cli-demo.md\n",
+          "Run 'energywire <command> --help' for the verbs.\n"
+          "Documentation: docs/cli-rscp.md, docs/cli-rct.md, docs/cli-ep.md, docs/cli-capture.md,\n"
+          "docs/cli-sim.md, docs/cli-demo.md\n",
           out);
 }
 
@@ -38,6 +42,10 @@ int main(int argc, char **argv) {
         return cmd_rscp(argc - 1, argv + 1);
     if (strcmp(cmd, "rct") == 0)
         return cmd_rct(argc - 1, argv + 1);
+    if (strcmp(cmd, "ep") == 0)
+        return cmd_ep(argc - 1, argv + 1);
+    if (strcmp(cmd, "capture") == 0)
+        return cmd_capture(argc - 1, argv + 1);
     if (strcmp(cmd, "sim") == 0)
         return cmd_sim(argc - 1, argv + 1);
     if (strcmp(cmd, "demo") == 0)
