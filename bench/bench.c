@@ -8,7 +8,10 @@
  *
  * IDs are W1, W2, W3 (RSCP codec, bench_rscp.c), W4, W5, W6 (RCT codec,
  * bench_rct.c), W7, W8 (EP codec, bench_ep.c) and W9, W10 (client and
- * simulator over loopback TCP, bench_loop.c); default: all.  --json prints
+ * simulator over loopback TCP, bench_loop.c), W11 (EP node with 1,000 TLS
+ * sessions, bench_w11.c; "W11" reports sessions, handshakes_per_s, cpu_pct
+ * and msgs_per_s), W12 (capture decoding,
+ * bench_w12.c, when energywire_capture is built); default: all.  --json prints
  * one JSON object, {"W1": {"ops_per_s": N, "MB_per_s": M}, ...}, where W9
  * adds "p99_ms" and "p50_ms" and W10 reports "cpu_pct"; otherwise a table.  Every
  * workload checks its own result first; on a mismatch nothing is printed on
@@ -24,6 +27,14 @@
 
 #include "bench.h"
 #include "bench_loop.h"
+#include "bench_w11.h"
+
+/* W11 (bench_w11.c) keeps a report of its own, printed after the loop rows. */
+static bench_w11_report w11rep;
+
+#ifdef EW_BENCH_W12
+#include "bench_w12.h" /* W12, capture decoding: needs energywire_capture */
+#endif
 
 #ifndef EW_BENCH_WORKLOADS
 #define EW_BENCH_WORKLOADS "bench/rscp_workloads.json"
@@ -119,6 +130,7 @@ static void print_json(const bench_report *rep, const bench_loop_report *lrep) {
                r->res.ops_per_s, r->res.mb_per_s);
     }
     bench_loop_print_json(lrep, rep->nrows == 0);
+    bench_w11_print_json(&w11rep, rep->nrows == 0 && lrep->nrows == 0);
     fputs("}\n", stdout);
 }
 
@@ -128,6 +140,7 @@ static void print_table(const bench_report *rep, const bench_loop_report *lrep, 
            EW_VERSION_STRING, impl, aesni ? "available" : "not available", o->repeats, o->min_time);
     if (rep->nrows == 0) {
         bench_loop_print_table(lrep);
+        bench_w11_print_table(&w11rep);
         return;
     }
     printf("%-20s %-9s %14s %10s  %-22s %s\n", "workload", "cipher", "ops/s", "MB/s", "target", "");
@@ -152,8 +165,10 @@ static void print_table(const bench_report *rep, const bench_loop_report *lrep, 
     for (int i = 0; i < rep->nrows; i++)
         printf("  %-20s %s\n", rep->rows[i].key, rep->rows[i].what);
     printf("\nOne op: W1/W2 one frame, W3 one 4 MiB pass (64 messages of 64 KiB), W4-W8 one\n"
-           "frame. MB = 10^6 bytes of ciphertext (W1-W3) or wire frame (W4-W8) handled.\n");
+           "frame. MB = 10^6 bytes of ciphertext (W1-W3) or wire frame (W4-W8) handled.\n"
+           "W12: one op = one decoded frame, MB = 10^6 bytes of capture file.\n");
     bench_loop_print_table(lrep);
+    bench_w11_print_table(&w11rep);
 }
 
 /* ---- command line ----------------------------------------------------- */
@@ -162,7 +177,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: energywire-bench [--json] [--quick] [--impl portable|aesni|auto]\n"
             "                        [--workloads FILE] [ID...]\n"
-            "  ID          W1 W2 W3 W4 W5 W6 W7 W8 W9 W10 (default: all)\n"
+            "  ID          W1 W2 W3 W4 W5 W6 W7 W8 W9 W10 W11 W12 (default: all)\n"
             "  --json      print one JSON object instead of a table\n"
             "  --quick     very short runs (smoke test); results are still verified\n"
             "  --impl X    cipher implementation (default auto: AES-NI when available;\n"
@@ -189,7 +204,7 @@ int main(int argc, char **argv) {
     static const char *const ids[N_IDS] = {"W1", "W2", "W3", "W4", "W5",
                                            "W6", "W7", "W8", "W9", "W10"};
     int json = 0, quick = 0, explicit_impl = 0;
-    int want[N_IDS] = {0}, any = 0;
+    int want[N_IDS] = {0}, any = 0, want_w12 = 0, want_w11 = 0;
     ew_rscp_cipher_impl impl = EW_RSCP_CIPHER_AUTO;
     const char *workloads = EW_BENCH_WORKLOADS;
 
@@ -224,6 +239,12 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
+        } else if (strcmp(a, "W11") == 0 || strcmp(a, "w11") == 0) {
+            want_w11 = 1;
+            any = 1;
+        } else if (strcmp(a, "W12") == 0 || strcmp(a, "w12") == 0) {
+            want_w12 = 1;
+            any = 1;
         } else if (a[0] != '-' && id_index(a) >= 0) {
             want[id_index(a)] = 1;
             any = 1;
@@ -233,9 +254,12 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (!any)
+    if (!any) {
         for (int i = 0; i < N_IDS; i++)
             want[i] = 1;
+        want_w12 = 1;
+        want_w11 = 1;
+    }
     if (impl == EW_RSCP_CIPHER_AESNI && !ew_rscp_cipher_aesni_available()) {
         fprintf(stderr, "energywire-bench: --impl aesni: this CPU or build has no AES-NI\n");
         return 2;
@@ -275,6 +299,23 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
+    if (want_w11 && bench_w11_run(&o, quick, &w11rep) != 0) {
+        bench_ep_del(eb);
+        bench_rct_del(rb);
+        bench_rscp_del(b);
+        return 1;
+    }
+#ifdef EW_BENCH_W12
+    if (want_w12 && bench_w12_run(workloads, quick, &o, &rep) != 0) {
+        bench_ep_del(eb);
+        bench_rct_del(rb);
+        bench_rscp_del(b);
+        return 1;
+    }
+#else
+    if (want_w12 && any)
+        fprintf(stderr, "energywire-bench: W12 skipped: built without energywire_capture\n");
+#endif
     if (json)
         print_json(&rep, &lrep);
     else
