@@ -36,6 +36,10 @@ char *cli_read_file(const char *path, size_t *len);
  * bad hex. */
 uint8_t *cli_unhex(const char *text, size_t len, size_t *out_len);
 
+/* Parses a whole decimal number |s| within [lo, hi] into |*out|; returns 0,
+ * or -1 for anything else (empty, trailing text, out of range). */
+int cli_parse_num(const char *s, double lo, double hi, double *out);
+
 int cmd_rscp(int argc, char **argv);
 
 /* energywire rscp <verb> for the verbs that talk to a device (cmd_e3dc.c). */

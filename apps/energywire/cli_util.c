@@ -2,6 +2,7 @@
 
 #include <energywire/ew.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -114,4 +115,16 @@ uint8_t *cli_unhex(const char *text, size_t len, size_t *out_len) {
     }
     *out_len = (size_t)n;
     return out;
+}
+
+int cli_parse_num(const char *s, double lo, double hi, double *out) {
+    char *end;
+    if (!s || !*s || isspace((unsigned char)s[0]))
+        return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
 }

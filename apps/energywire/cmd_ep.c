@@ -129,7 +129,7 @@ static int cmd_certs(int argc, char **argv) {
         } else if (!strcmp(a, "--ca-cn") && i + 1 < argc) {
             ca_cn = argv[++i];
         } else if (!strcmp(a, "--days") && i + 1 < argc) {
-            if (ep_cli_num(argv[++i], 1, 36500, &days) < 0 || days != floor(days)) {
+            if (cli_parse_num(argv[++i], 1, 36500, &days) < 0 || days != floor(days)) {
                 cli_err("ep certs: --days needs a whole number from 1 to 36500");
                 return EXIT_USAGE;
             }
@@ -478,12 +478,12 @@ static int apply_field(ew_ep_msg msgs[3], const int sel[3], const send_field *f,
                     return -1;
                 memcpy(lo_s, v, n);
                 lo_s[n] = 0;
-                if (ep_cli_num(lo_s, -1e12, 1e12, &lo) < 0 ||
-                    ep_cli_num(dots + 2, -1e12, 1e12, &hi) < 0)
+                if (cli_parse_num(lo_s, -1e12, 1e12, &lo) < 0 ||
+                    cli_parse_num(dots + 2, -1e12, 1e12, &hi) < 0)
                     return -1;
             } else {
                 double x;
-                if (ep_cli_num(v, -1e12, 1e12, &x) < 0)
+                if (cli_parse_num(v, -1e12, 1e12, &x) < 0)
                     return -1;
                 if (f->bounds_part == 1) { /* the minimum */
                     lo = x;
@@ -497,7 +497,7 @@ static int apply_field(ew_ep_msg msgs[3], const int sel[3], const send_field *f,
             b->min = num_of(lo);
             b->max = num_of(hi);
         } else {
-            if (ep_cli_num(v, -1e12, 1e12, &hi) < 0)
+            if (cli_parse_num(v, -1e12, 1e12, &hi) < 0)
                 return -1;
             *num_slot(m, id) = num_of(hi);
         }

@@ -49,18 +49,6 @@ static int parse_ull(const char *s, unsigned long long max, unsigned long long *
     return 0;
 }
 
-static int parse_num(const char *s, double lo, double hi, double *out) {
-    char *end;
-    if (!s || !*s || isspace((unsigned char)s[0]))
-        return -1;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_bool(const char *s, int *out) {
     if (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "on") || !strcmp(s, "true")) {
         *out = 1;
@@ -216,7 +204,7 @@ static int plant_set(sim_plant *p, int k, const char *v, const char *src) {
         want = "a number from 0 to 8";
         break;
     case PK_CAPACITY_WH:
-        bad = parse_num(v, 1, 1e7, &x) < 0;
+        bad = cli_parse_num(v, 1, 1e7, &x) < 0;
         p->cfg.bat_capacity_wh = x;
         want = "an energy in Wh from 1 to 10000000";
         break;
@@ -226,7 +214,7 @@ static int plant_set(sim_plant *p, int k, const char *v, const char *src) {
         want = "a number from 1 to 8";
         break;
     case PK_PEAK_W:
-        bad = parse_num(v, 0, 1e6, &x) < 0;
+        bad = cli_parse_num(v, 0, 1e6, &x) < 0;
         p->cfg.pv_peak_w = x;
         want = "a power in W from 0 to 1000000";
         break;
@@ -251,7 +239,7 @@ static int plant_set(sim_plant *p, int k, const char *v, const char *src) {
                "trailing Z for UTC, or @UNIX-SECONDS";
         break;
     case PK_SPEED:
-        bad = parse_num(v, 0.001, 100000, &x) < 0;
+        bad = cli_parse_num(v, 0.001, 100000, &x) < 0;
         p->speed = x;
         want = "a factor from 0.001 to 100000";
         break;

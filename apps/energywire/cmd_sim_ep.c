@@ -197,7 +197,7 @@ int cmd_sim_ep(int argc, char **argv) {
             rc = EXIT_USAGE;
         }
         if (num) {
-            if (i + 1 >= argc || ep_cli_num(argv[i + 1], lo, hi, num) < 0) {
+            if (i + 1 >= argc || cli_parse_num(argv[i + 1], lo, hi, num) < 0) {
                 cli_err("sim ep: %s needs a number from %g to %g", o, lo, hi);
                 rc = EXIT_USAGE;
             }

@@ -37,18 +37,6 @@ void ep_cli_conn_init(ep_cli_conn *c) {
     memset(c, 0, sizeof *c);
 }
 
-int ep_cli_num(const char *s, double lo, double hi, double *out) {
-    char *end;
-    if (!s || !*s || isspace((unsigned char)s[0]))
-        return -1;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_pin(const char *s, uint8_t out[32]) {
     size_t n = 0;
     for (const char *p = s; *p; p++) {
@@ -141,13 +129,13 @@ int ep_cli_parse_common(ep_cli_conn *c, const char *prog, int argc, char **argv,
         c->n_pins++;
     } else if (!strcmp(a, "--rate")) {
         /* ep.md §5.5 point 2: between 1 and 100 Hz. */
-        if (ep_cli_num(v, 1, 100, &d) < 0 || d != floor(d)) {
+        if (cli_parse_num(v, 1, 100, &d) < 0 || d != floor(d)) {
             cli_err("%s: --rate needs a whole number of Hz from 1 to 100", prog);
             return -1;
         }
         c->rate_hz = (unsigned)d;
     } else if (!strcmp(a, "--liveness") || !strcmp(a, "--handshake-timeout")) {
-        if (ep_cli_num(v, 1, 600000, &d) < 0) {
+        if (cli_parse_num(v, 1, 600000, &d) < 0) {
             cli_err("%s: %s needs milliseconds from 1 to 600000", prog, a);
             return -1;
         }
@@ -156,13 +144,13 @@ int ep_cli_parse_common(ep_cli_conn *c, const char *prog, int argc, char **argv,
         else
             c->handshake_ms = (uint32_t)d;
     } else if (!strcmp(a, "--count")) {
-        if (ep_cli_num(v, 1, 1e12, &d) < 0 || d != floor(d)) {
+        if (cli_parse_num(v, 1, 1e12, &d) < 0 || d != floor(d)) {
             cli_err("%s: --count needs a positive whole number", prog);
             return -1;
         }
         c->count = (unsigned long)d;
     } else {
-        if (ep_cli_num(v, 0.001, 86400.0 * 365, &d) < 0) {
+        if (cli_parse_num(v, 0.001, 86400.0 * 365, &d) < 0) {
             cli_err("%s: --duration needs seconds above 0", prog);
             return -1;
         }
@@ -202,7 +190,7 @@ int ep_cli_hostport(const char *s, uint16_t defport, int allow_zero, char *host,
     *port = defport;
     if (ps) {
         double d;
-        if (ep_cli_num(ps, allow_zero ? 0 : 1, 65535, &d) < 0 || d != floor(d))
+        if (cli_parse_num(ps, allow_zero ? 0 : 1, 65535, &d) < 0 || d != floor(d))
             return -1;
         *port = (uint16_t)d;
     }

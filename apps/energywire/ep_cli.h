@@ -63,9 +63,6 @@ void ep_cli_common_usage(FILE *out);
 int ep_cli_hostport(const char *s, uint16_t defport, int allow_zero, char *host, size_t cap,
                     uint16_t *port);
 
-/* Parses a number in [lo, hi]; returns 0 or -1. */
-int ep_cli_num(const char *s, double lo, double hi, double *out);
-
 /*
  * Fills |o| (after ew_ep_node_opts_init()) from |c|: certificate, key,
  * trust, identity (default: the certificate CN; tenant O and provider OU
