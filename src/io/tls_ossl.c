@@ -45,6 +45,10 @@ struct ew_tls {
     char detail[DETAIL_CAP];
     uint8_t out[OUT_CAP];
     size_t out_len, out_off;
+    /* 0 when |wbio| is known to be empty: nothing called into OpenSSL
+     * since a BIO_read took less than it asked for.  Spares a failing
+     * BIO_read and a BIO_ctrl_pending per record. */
+    int wbio_used;
 };
 
 const char *ew_tls_strerror(int rc) {
@@ -279,6 +283,15 @@ void ew_tls_ctx_del(ew_tls_ctx *c) {
 /* Endpoint                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* Empties OpenSSL's error queue before a call whose failure we classify
+ * (SSL_get_error reads the queue).  It is almost always empty already
+ * (every failure path clears it): peeking costs less than clearing its
+ * sixteen slots before every record. */
+static void err_reset(void) {
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
+}
+
 /* Turns OpenSSL's error queue after a failed call into our sticky error. */
 static int fail_ssl(ew_tls *t, int ssl_err) {
     unsigned long e = ERR_peek_error();
@@ -317,7 +330,8 @@ static int drive(ew_tls *t) {
     int r;
     if (t->state != EW_TLS_HANDSHAKE)
         return t->err;
-    ERR_clear_error();
+    err_reset();
+    t->wbio_used = 1;
     r = SSL_do_handshake(t->ssl);
     if (r == 1) {
         t->state = EW_TLS_OPEN;
@@ -415,7 +429,15 @@ int ew_tls_read_plain(ew_tls *t, uint8_t *buf, size_t cap) {
         return EW_ERR_NOBUF;
     if (cap > (size_t)INT32_MAX)
         cap = (size_t)INT32_MAX;
-    ERR_clear_error();
+    /* Nothing buffered in OpenSSL (no decrypted bytes, no partial record)
+     * and no cipher bytes waiting: SSL_read could only fail with
+     * WANT_READ, at the price of a trip through the record layer and the
+     * error queue.  A reader calls until NEED_MORE, so this is every
+     * other call on a busy session. */
+    if (BIO_ctrl_pending(t->rbio) == 0 && !SSL_has_pending(t->ssl))
+        return EW_ERR_NEED_MORE;
+    err_reset();
+    t->wbio_used = 1; /* a KeyUpdate answer or an alert */
     if (SSL_read_ex(t->ssl, buf, cap, &n) == 1)
         return (int)n;
     r = SSL_get_error(t->ssl, 0);
@@ -429,7 +451,7 @@ int ew_tls_read_plain(ew_tls *t, uint8_t *buf, size_t cap) {
 }
 
 static size_t cipher_pending(const ew_tls *t) {
-    return BIO_ctrl_pending(t->wbio) + (t->out_len - t->out_off);
+    return (t->wbio_used ? BIO_ctrl_pending(t->wbio) : 0) + (t->out_len - t->out_off);
 }
 
 int ew_tls_write_plain(ew_tls *t, const uint8_t *data, size_t len) {
@@ -444,7 +466,8 @@ int ew_tls_write_plain(ew_tls *t, const uint8_t *data, size_t len) {
         return 0;
     if (cipher_pending(t) + len > t->ctx->max_buffer)
         return EW_ERR_NOBUF;
-    ERR_clear_error();
+    err_reset();
+    t->wbio_used = 1;
     /* A memory BIO always takes the whole write. */
     if (SSL_write_ex(t->ssl, data, len, &n) != 1 || n != len)
         return fail_ssl(t, SSL_get_error(t->ssl, 0));
@@ -452,10 +475,12 @@ int ew_tls_write_plain(ew_tls *t, const uint8_t *data, size_t len) {
 }
 
 int ew_tls_take_cipher(ew_tls *t, const uint8_t **out) {
-    if (t->out_off == t->out_len) {
+    if (t->out_off == t->out_len && t->wbio_used) {
         int n = BIO_read(t->wbio, t->out, (int)sizeof t->out);
         t->out_off = 0;
         t->out_len = n > 0 ? (size_t)n : 0;
+        if (t->out_len < sizeof t->out)
+            t->wbio_used = 0; /* a memory BIO gives all it has */
     }
     *out = t->out + t->out_off;
     return (int)(t->out_len - t->out_off);
@@ -471,6 +496,7 @@ int ew_tls_close(ew_tls *t) {
     if (t->state != EW_TLS_OPEN && t->state != EW_TLS_CLOSED)
         return EW_ERR_STATE;
     ERR_clear_error();
+    t->wbio_used = 1;
     (void)SSL_shutdown(t->ssl); /* queues close_notify; the answer is not awaited */
     ERR_clear_error();
     return EW_OK;
