@@ -55,7 +55,7 @@ typedef struct ew_rct_client_opts {
     uint16_t port;
     /* Session options for every connection (request timeout, retries,
      * max_inflight, offline handling...); |now_ms| and |log| are set by the
-     * client (session lines reach |log| at level 3). */
+     * client (session lines reach |log| with the session's own level). */
     ew_rct_conn_opts conn;
     /* Time for resolving and connecting (default 5000 ms). */
     uint32_t connect_timeout_ms;
