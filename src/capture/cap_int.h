@@ -120,4 +120,13 @@ void ew_cap_ep_gap(ew_cap *c, ew_cap_flowi *f, int dir, uint64_t off, uint64_t l
 void ew_cap_ep_end(ew_cap *c, ew_cap_flowi *f);
 void ew_cap_ep_free(ew_cap_flowi *f);
 
+/* The five entry points of one protocol decoder (flow.c dispatches). */
+typedef struct ew_cap_decoder {
+    int (*start)(ew_cap *c, ew_cap_flowi *f);
+    void (*data)(ew_cap *c, ew_cap_flowi *f, int dir, uint64_t off, const uint8_t *p, size_t len);
+    void (*gap)(ew_cap *c, ew_cap_flowi *f, int dir, uint64_t off, uint64_t len);
+    void (*end)(ew_cap *c, ew_cap_flowi *f);
+    void (*free)(ew_cap_flowi *f);
+} ew_cap_decoder;
+
 #endif

@@ -136,25 +136,30 @@ int ew_cap_new(ew_cap **out, const ew_cap_opts *o, char *detail, size_t detail_c
     return EW_OK;
 }
 
+/* The protocol decoders (proto_*.c), by ew_cap_proto. */
+static const ew_cap_decoder decoders[] = {
+    [EW_CAP_PROTO_RSCP] = {ew_cap_rscp_start, ew_cap_rscp_data, ew_cap_rscp_gap, ew_cap_rscp_end,
+                           ew_cap_rscp_free},
+    [EW_CAP_PROTO_RCT] = {ew_cap_rct_start, ew_cap_rct_data, ew_cap_rct_gap, ew_cap_rct_end,
+                          ew_cap_rct_free},
+    [EW_CAP_PROTO_EP] = {ew_cap_ep_start, ew_cap_ep_data, ew_cap_ep_gap, ew_cap_ep_end,
+                         ew_cap_ep_free},
+};
+
+/* NULL for EW_CAP_PROTO_NONE (flows that are counted, not decoded). */
+static const ew_cap_decoder *decoder_of(int proto) {
+    return proto > EW_CAP_PROTO_NONE && proto <= EW_CAP_PROTO_EP ? &decoders[proto] : NULL;
+}
+
 static void flow_free(ew_cap_flowi *f) {
     for (int d = 0; d < 2; d++) {
         for (size_t i = f->dir[d].head; i < f->dir[d].nsegs; i++)
             free(f->dir[d].segs[i].data);
         free(f->dir[d].segs);
     }
-    switch (f->pub.proto) {
-    case EW_CAP_PROTO_RSCP:
-        ew_cap_rscp_free(f);
-        break;
-    case EW_CAP_PROTO_RCT:
-        ew_cap_rct_free(f);
-        break;
-    case EW_CAP_PROTO_EP:
-        ew_cap_ep_free(f);
-        break;
-    default:
-        break;
-    }
+    const ew_cap_decoder *dc = decoder_of(f->pub.proto);
+    if (dc)
+        dc->free(f);
     free(f);
 }
 
@@ -219,37 +224,15 @@ void ew_cap_error(ew_cap *c, ew_cap_flowi *f, int dir, uint64_t off, int err, co
 
 static void proto_data(ew_cap *c, ew_cap_flowi *f, int d, uint64_t off, const uint8_t *p,
                        size_t n) {
-    if (!f->decode)
-        return;
-    switch (f->pub.proto) {
-    case EW_CAP_PROTO_RSCP:
-        ew_cap_rscp_data(c, f, d, off, p, n);
-        break;
-    case EW_CAP_PROTO_RCT:
-        ew_cap_rct_data(c, f, d, off, p, n);
-        break;
-    case EW_CAP_PROTO_EP:
-        ew_cap_ep_data(c, f, d, off, p, n);
-        break;
-    default:
-        break;
-    }
+    const ew_cap_decoder *dc = decoder_of(f->pub.proto);
+    if (f->decode && dc)
+        dc->data(c, f, d, off, p, n);
 }
 
 static void proto_gap(ew_cap *c, ew_cap_flowi *f, int d, uint64_t off, uint64_t n) {
-    switch (f->pub.proto) {
-    case EW_CAP_PROTO_RSCP:
-        ew_cap_rscp_gap(c, f, d, off, n);
-        break;
-    case EW_CAP_PROTO_RCT:
-        ew_cap_rct_gap(c, f, d, off, n);
-        break;
-    case EW_CAP_PROTO_EP:
-        ew_cap_ep_gap(c, f, d, off, n);
-        break;
-    default:
-        break;
-    }
+    const ew_cap_decoder *dc = decoder_of(f->pub.proto);
+    if (dc)
+        dc->gap(c, f, d, off, n);
 }
 
 /* ---- reassembly ----------------------------------------------------------- */
@@ -506,19 +489,9 @@ static void flow_end(ew_cap *c, ew_cap_flowi *f) {
     flush_dir(c, f, 0);
     flush_dir(c, f, 1);
     if (f->decode) {
-        switch (f->pub.proto) {
-        case EW_CAP_PROTO_RSCP:
-            ew_cap_rscp_end(c, f);
-            break;
-        case EW_CAP_PROTO_RCT:
-            ew_cap_rct_end(c, f);
-            break;
-        case EW_CAP_PROTO_EP:
-            ew_cap_ep_end(c, f);
-            break;
-        default:
-            break;
-        }
+        const ew_cap_decoder *dc = decoder_of(f->pub.proto);
+        if (dc)
+            dc->end(c, f);
         ew_cap_record r;
         memset(&r, 0, sizeof r);
         r.type = EW_CAP_REC_FLOW_END;
@@ -595,13 +568,8 @@ static ew_cap_flowi *flow_new(ew_cap *c, const ew_cap_pkt *k, uint32_t h, int *d
     f->decode =
         proto != EW_CAP_PROTO_NONE && (!c->o.proto_mask || (c->o.proto_mask & (1u << proto)));
     if (f->decode) {
-        int rc = EW_OK;
-        if (proto == EW_CAP_PROTO_RSCP)
-            rc = ew_cap_rscp_start(c, f);
-        else if (proto == EW_CAP_PROTO_RCT)
-            rc = ew_cap_rct_start(c, f);
-        else if (proto == EW_CAP_PROTO_EP)
-            rc = ew_cap_ep_start(c, f);
+        const ew_cap_decoder *dc = decoder_of(proto);
+        int rc = dc ? dc->start(c, f) : EW_OK;
         if (rc != EW_OK) {
             free(f);
             return NULL;
