@@ -1567,6 +1567,21 @@ static int param_index(uint32_t type) {
     return -1;
 }
 
+/* Sets |m| (or, when NULL, clears |type|) on every running session and
+ * sends at once.  Returns EW_OK or the first session's error. */
+static int params_to_sessions(ew_ep_node *n, const ew_ep_msg *m, uint32_t type) {
+    int first = EW_OK;
+    for (ew_ep_node_session *s = n->sessions; s; s = s->next) {
+        if (s->ending || !s->conn)
+            continue;
+        int rc = m ? ew_ep_conn_set_params(s->conn, m) : ew_ep_conn_clear_params(s->conn, type);
+        if (rc < 0 && first == EW_OK)
+            first = rc;
+        sess_run(s);
+    }
+    return first;
+}
+
 int ew_ep_node_set_params(ew_ep_node *n, const ew_ep_msg *m) {
     if (!n || !m)
         return EW_ERR_INVAL;
@@ -1594,16 +1609,7 @@ int ew_ep_node_set_params(ew_ep_node *n, const ew_ep_msg *m) {
     free(n->param[i]);
     n->param[i] = buf;
     n->param_len[i] = len;
-    int first = EW_OK;
-    for (ew_ep_node_session *s = n->sessions; s; s = s->next) {
-        if (s->ending || !s->conn)
-            continue;
-        int rc = ew_ep_conn_set_params(s->conn, m);
-        if (rc < 0 && first == EW_OK)
-            first = rc;
-        sess_run(s);
-    }
-    return first;
+    return params_to_sessions(n, m, 0);
 }
 
 int ew_ep_node_clear_params(ew_ep_node *n, uint32_t type) {
@@ -1615,16 +1621,7 @@ int ew_ep_node_clear_params(ew_ep_node *n, uint32_t type) {
     free(n->param[i]);
     n->param[i] = NULL;
     n->param_len[i] = 0;
-    int first = EW_OK;
-    for (ew_ep_node_session *s = n->sessions; s; s = s->next) {
-        if (s->ending || !s->conn)
-            continue;
-        int rc = ew_ep_conn_clear_params(s->conn, type);
-        if (rc < 0 && first == EW_OK)
-            first = rc;
-        sess_run(s);
-    }
-    return first;
+    return params_to_sessions(n, NULL, type);
 }
 
 static void close_listeners(ew_ep_node *n) {
