@@ -11,6 +11,9 @@
  *   bit 2     a tiny out-of-order limit (64 bytes), so holes become gaps
  *   bit 3     at most 2 flows at once, so flows are evicted
  *   bit 4     the same packets are fed a second time after ew_cap_finish()
+ *   bit 5     the NSS key log below, which belongs to the EP-over-TLS seed
+ *             (tests/tools/mkcapture's ep.pcap), so that mutations reach
+ *             the TLS 1.3 record decryption
  * Invariants: every record's views are readable and its flow pointer set;
  * FRAME and ERROR records add up to the statistics; ew_cap_del() frees
  * everything (LeakSanitizer).
@@ -23,6 +26,23 @@ static const int links[] = {EW_CAP_LINK_ETHERNET, EW_CAP_LINK_SLL,  EW_CAP_LINK_
                             EW_CAP_LINK_NULL,     EW_CAP_LINK_LOOP, EW_CAP_LINK_RAW,
                             EW_CAP_LINK_IPV4,     EW_CAP_LINK_IPV6, 147};
 
+/* Test secrets of one in-memory conversation (not of any device). */
+static const char keylog[] =
+    "SERVER_HANDSHAKE_TRAFFIC_SECRET "
+    "9be51535dc9d366ea6afbe234aa9f45c6d8032442c3d37018a1e443375831dfb "
+    "b57f549320a46f9056f7ecb5a3ce23b1cb529edcf921f30a7f8d8321f600c55cfb61fa2b5fb11dcfaa438677618260"
+    "95\n"
+    "SERVER_TRAFFIC_SECRET_0 9be51535dc9d366ea6afbe234aa9f45c6d8032442c3d37018a1e443375831dfb "
+    "3bdd79e9b20877498e734683f45bd8b23600f533d198a0922ea8e6ffa92aa2d27769ef4acf152827553c2d9a045c9a"
+    "88\n"
+    "CLIENT_HANDSHAKE_TRAFFIC_SECRET "
+    "9be51535dc9d366ea6afbe234aa9f45c6d8032442c3d37018a1e443375831dfb "
+    "5ab134248bc0bdfb533b83c23e26425fc8d6549919df837eaeb82b8b88329bb438c9d113f2d452b3b1c3411e64365f"
+    "34\n"
+    "CLIENT_TRAFFIC_SECRET_0 9be51535dc9d366ea6afbe234aa9f45c6d8032442c3d37018a1e443375831dfb "
+    "5f11cb0edd452c2bb7f1c35e9e91b3fdc312964450f109460b265c3a2d10ac1d9a85d4a35f3f108fc4b98291e2d661"
+    "ae\n";
+
 typedef struct counts {
     uint64_t frames, errors, sum;
 } counts;
@@ -30,7 +50,8 @@ typedef struct counts {
 static void on_record(void *user, const ew_cap_record *r) {
     counts *c = user;
     FUZZ_CHECK(r->flow != NULL);
-    FUZZ_CHECK(r->dir == EW_CAP_TO_DEVICE || r->dir == EW_CAP_FROM_DEVICE);
+    FUZZ_CHECK(r->dir == EW_CAP_TO_DEVICE || r->dir == EW_CAP_FROM_DEVICE ||
+               (r->dir == EW_CAP_BOTH && r->type != EW_CAP_REC_FRAME));
     FUZZ_CHECK(r->flow->proto != EW_CAP_PROTO_NONE);
     if (r->type == EW_CAP_REC_FRAME) {
         c->frames++;
@@ -81,6 +102,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         o.max_ooo_bytes = 64;
     if (mode & 8)
         o.max_flows = 2;
+    if (mode & 32) {
+        o.keylog = keylog;
+        o.keylog_len = sizeof keylog - 1;
+    }
     o.on_record = on_record;
     o.user = &c;
     ew_cap *cap = NULL;
