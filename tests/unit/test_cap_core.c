@@ -219,6 +219,16 @@ static uint8_t *write_scen(const scen *s, const wcfg *cfg, size_t *len) {
     return out;
 }
 
+/* Writes scenario |s| as a capture file with |cfg| and decodes it as
+ * decode_mem() does. */
+static int decode_scen(const scen *s, const wcfg *cfg, const char *key, coll *c, ew_cap_stats *st) {
+    size_t len;
+    uint8_t *file = write_scen(s, cfg, &len);
+    int rc = decode_mem(file, len, key, c, st);
+    free(file);
+    return rc;
+}
+
 /* ---- RCT scenario ---------------------------------------------------------- */
 
 static size_t rct_unescape(const uint8_t *w, size_t n, uint8_t *out) {
@@ -351,11 +361,9 @@ static void check_faults(unsigned faults, size_t mss, int want_retrans, int want
     /* 8 KiB of stream crosses the client's sequence wrap (writer ISN). */
     one_big_send(&s, 800, faults, 1);
     wcfg cfg = {0, 0, 0, 8899, 0, 0, mss, 0};
-    size_t len;
-    uint8_t *file = write_scen(&s, &cfg, &len);
     coll c;
     ew_cap_stats st;
-    assert_int_equal(decode_mem(file, len, NULL, &c, &st), EW_OK);
+    assert_int_equal(decode_scen(&s, &cfg, NULL, &c, &st), EW_OK);
     assert_string_equal(coll_flog(&c), s.want.s);
     assert_int_equal(c.n[EW_CAP_REC_GAP], 0);
     assert_int_equal(c.n[EW_CAP_REC_FRAME], 800);
@@ -368,7 +376,6 @@ static void check_faults(unsigned faults, size_t mss, int want_retrans, int want
     else
         assert_int_equal(st.out_of_order, 0);
     coll_free(&c);
-    free(file);
     scen_free(&s);
 }
 
@@ -430,15 +437,12 @@ static void test_mid_stream_rct(void **state) {
     rct_scenario(&s, 6);
     wcfg cfg = {0, 0, 0, 8899, 1, 1, 0, 0};
     free(run_splits(&s, cfg, NULL, 1));
-    size_t len;
-    uint8_t *file = write_scen(&s, &cfg, &len);
     coll c;
-    assert_int_equal(decode_mem(file, len, NULL, &c, NULL), EW_OK);
+    assert_int_equal(decode_scen(&s, &cfg, NULL, &c, NULL), EW_OK);
     assert_int_equal(c.saw_syn, 0);
     assert_non_null(strstr(coll_log(&c), "syn=0"));
     assert_int_equal(c.n[EW_CAP_REC_FLOW_END], 1);
     coll_free(&c);
-    free(file);
     scen_free(&s);
 }
 
@@ -737,14 +741,11 @@ static void test_rct_faults(void **state) {
     assert_non_null(strstr(log, "ERROR 1 d=0 EW_ERR_TIMEOUT rf=4 request for "));
     assert_non_null(strstr(log, "0xDB11855B) got no response"));
     free(log);
-    size_t len;
-    uint8_t *file = write_scen(&s, &cfg, &len);
     coll c;
-    assert_int_equal(decode_mem(file, len, NULL, &c, NULL), EW_OK);
+    assert_int_equal(decode_scen(&s, &cfg, NULL, &c, NULL), EW_OK);
     assert_int_equal(c.unanswered, 1);
     assert_int_equal(c.n[EW_CAP_REC_FRAME], 8);
     coll_free(&c);
-    free(file);
     scen_free(&s);
 }
 
@@ -755,14 +756,11 @@ static void test_rct_request_ts(void **state) {
     uint8_t fl[4] = {0x42, 0x20, 0x00, 0x00};
     rct_add(&s, 1, EW_RCT_CMD_RESPONSE, 0x959930BFu, fl, 4, 0);
     wcfg cfg = {1, 0, 1, 8899, 0, 0, 0, 0};
-    size_t len;
-    uint8_t *file = write_scen(&s, &cfg, &len);
     coll c;
-    assert_int_equal(decode_mem(file, len, NULL, &c, NULL), EW_OK);
+    assert_int_equal(decode_scen(&s, &cfg, NULL, &c, NULL), EW_OK);
     assert_int_equal(c.last_req_ts, 1700000000001000ull);
     assert_int_equal(c.unanswered, 0);
     coll_free(&c);
-    free(file);
     scen_free(&s);
 }
 
@@ -814,14 +812,11 @@ static void test_ep_gap_resumes(void **state) {
     }
     scen_add(&s, 0, all, len, EW_CAP_W_DROP);
     wcfg cfg = {0, 0, 0, 56540, 0, 0, 63, 0};
-    size_t flen;
-    uint8_t *file = write_scen(&s, &cfg, &flen);
     coll c;
-    assert_int_equal(decode_mem(file, flen, NULL, &c, NULL), EW_OK);
+    assert_int_equal(decode_scen(&s, &cfg, NULL, &c, NULL), EW_OK);
     assert_string_equal(coll_flog(&c), s.want.s);
     assert_non_null(strstr(coll_log(&c), "GAP 1 d=0 off=63 len=63"));
     coll_free(&c);
-    free(file);
     scen_free(&s);
 }
 
@@ -959,15 +954,12 @@ static void test_rscp_right_key(void **state) {
     }
     /* pcapng, raw IPv6 */
     wcfg cfg = {1, 1, 1, 5033, 0, 0, 0, 0};
-    size_t len;
-    uint8_t *file = write_scen(&s, &cfg, &len);
     coll c;
     ew_cap_stats st;
-    assert_int_equal(decode_mem(file, len, KEY, &c, &st), EW_OK);
+    assert_int_equal(decode_scen(&s, &cfg, KEY, &c, &st), EW_OK);
     assert_string_equal(coll_flog(&c), s.want.s);
     assert_int_equal(st.frames_by_proto[EW_CAP_PROTO_RSCP], 20);
     coll_free(&c);
-    free(file);
     scen_free(&s);
 }
 
@@ -1046,14 +1038,11 @@ static void test_rscp_mid_frame_start(void **state) {
         want_frame(&s, 0, pt, n);
     }
     wcfg cfg = {0, 0, 0, 5033, 1, 0, 100, 0};
-    size_t len;
-    uint8_t *file = write_scen(&s, &cfg, &len);
     coll c;
-    assert_int_equal(decode_mem(file, len, KEY, &c, NULL), EW_OK);
+    assert_int_equal(decode_scen(&s, &cfg, KEY, &c, NULL), EW_OK);
     assert_string_equal(coll_flog(&c), s.want.s);
     assert_non_null(strstr(coll_log(&c), "capture starts mid-connection"));
     coll_free(&c);
-    free(file);
     scen_free(&s);
 }
 
@@ -1106,15 +1095,12 @@ static void test_rscp_gap_realigns(void **state) {
     }
     scen_add(&s, 0, all, len, EW_CAP_W_DROP);
     wcfg cfg = {0, 0, 0, 5033, 0, 0, 64, 0};
-    size_t flen;
-    uint8_t *file = write_scen(&s, &cfg, &flen);
     coll c;
-    assert_int_equal(decode_mem(file, flen, KEY, &c, NULL), EW_OK);
+    assert_int_equal(decode_scen(&s, &cfg, KEY, &c, NULL), EW_OK);
     assert_string_equal(coll_flog(&c), s.want.s);
     assert_non_null(strstr(coll_log(&c), "GAP 1 d=0 off=64 len=64"));
     assert_int_equal(c.n[EW_CAP_REC_ERROR], 0);
     coll_free(&c);
-    free(file);
     scen_free(&s);
 }
 
