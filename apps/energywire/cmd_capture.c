@@ -209,32 +209,29 @@ static fnode *fparse_primary(fparser *p) {
     return NULL;
 }
 
-static fnode *fparse_and(fparser *p) {
-    fnode *l = fparse_primary(p);
-    while (l && fis(p, "and")) {
+/* One level of "X word X word X ...", left-associative: |word| joins the
+ * operands parsed by |operand| into nodes of type |type|. */
+static fnode *fparse_chain(fparser *p, const char *word, fnode_kind type,
+                           fnode *(*operand)(fparser *)) {
+    fnode *l = operand(p);
+    while (l && fis(p, word)) {
         p->pos++;
-        fnode *r = fparse_primary(p);
+        fnode *r = operand(p);
         if (!r) {
             fnode_free(l);
             return NULL;
         }
-        l = fnode_new(F_AND, l, r);
+        l = fnode_new(type, l, r);
     }
     return l;
 }
 
+static fnode *fparse_and(fparser *p) {
+    return fparse_chain(p, "and", F_AND, fparse_primary);
+}
+
 static fnode *fparse_or(fparser *p) {
-    fnode *l = fparse_and(p);
-    while (l && fis(p, "or")) {
-        p->pos++;
-        fnode *r = fparse_and(p);
-        if (!r) {
-            fnode_free(l);
-            return NULL;
-        }
-        l = fnode_new(F_OR, l, r);
-    }
-    return l;
+    return fparse_chain(p, "or", F_OR, fparse_and);
 }
 
 /* Compiles |text|; on a syntax error prints it and returns NULL with
